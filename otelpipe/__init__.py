@@ -1,0 +1,1 @@
+"""otelpipe: the command line of otel-perf-pipeline (local stack, demo, load, benchmarks)."""

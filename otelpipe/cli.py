@@ -1,0 +1,92 @@
+"""``otelpipe`` command line.
+
+otelpipe stack build          build/locate every backend binary (cached)
+otelpipe stack up             start collector, Jaeger, Prometheus, Redis; wait until ready
+otelpipe stack status [--json]
+otelpipe stack down           stop exactly what ``up`` started
+otelpipe demo [--duration S]  stack up + demo service + load, then say where to look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from otelpipe import stack
+
+__all__ = ["main"]
+
+
+def _progress(message: str) -> None:
+    print(f"[otelpipe] {message}", file=sys.stderr, flush=True)
+
+
+def _print_status(statuses: Sequence[stack.ComponentStatus], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({s.name: s.as_dict() for s in statuses}, indent=2))
+        return
+    for s in statuses:
+        state = "ready" if s.ready else ("running (not ready)" if s.running else "stopped")
+        urls = "  ".join(f"{k}={v}" for k, v in s.urls.items())
+        print(f"{s.name:<10} {state:<20} pid={s.pid or '-':<8} {urls}")
+
+
+def _stack(args: argparse.Namespace) -> int:
+    settings = stack.StackSettings.from_env()
+    if args.action == "build":
+        stack.build(settings, _progress)
+    elif args.action == "up":
+        _print_status(stack.up(settings, _progress), args.json)
+    elif args.action == "down":
+        stack.down(settings, _progress)
+    else:
+        statuses = stack.status(settings)
+        _print_status(statuses, args.json)
+        return 0 if all(s.ready for s in statuses) else 3
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from otelpipe.demo import run_demo
+
+    return run_demo(
+        stack.StackSettings.from_env(),
+        duration_s=args.duration,
+        progress=_progress,
+        as_json=args.json,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="otelpipe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    stack_cmd = commands.add_parser("stack", help="the local backend stack")
+    stack_cmd.add_argument("action", choices=["build", "up", "down", "status"])
+    stack_cmd.add_argument("--json", action="store_true", help="print status as JSON")
+    stack_cmd.set_defaults(run=_stack)
+
+    demo = commands.add_parser("demo", help="stack up, demo service, load, then where to look")
+    demo.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (stack.StackConfigError, stack.StackError, stack.BuildError) as exc:
+        print(f"otelpipe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
