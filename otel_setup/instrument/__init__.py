@@ -1,0 +1,1 @@
+"""Wiring of the OTel contrib instrumentations, one module per library."""

@@ -1,0 +1,174 @@
+"""Structured logging: one structlog processor chain for structlog *and* stdlib records.
+
+Every record becomes one JSON line on stdout carrying ``timestamp``, ``level``,
+``logger``, ``service``, ``trace_id`` and ``span_id``, and is also emitted as
+an OTel log record (exported over OTLP with the trace context attached).
+
+The chain is a list of small processors, each with one job::
+
+    merge_contextvars → add_log_level → add_logger_name → TimeStamper
+      → AddService → add_trace_context → ExportToOTel → JSONRenderer
+
+>>> import structlog
+>>> structlog.get_logger("orders").info("order placed", order_id=42)  # doctest: +SKIP
+{"order_id": 42, "event": "order placed", "level": "info", ... "trace_id": "4bf9…", "span_id": "00f0…"}
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry._logs import Logger, SeverityNumber
+from opentelemetry.sdk._logs import LoggerProvider
+
+__all__ = ["AddService", "ExportToOTel", "add_trace_context", "configure_logging"]
+
+EventDict = MutableMapping[str, Any]
+
+_SEVERITY = {
+    "debug": SeverityNumber.DEBUG,
+    "info": SeverityNumber.INFO,
+    "warning": SeverityNumber.WARN,
+    "warn": SeverityNumber.WARN,
+    "error": SeverityNumber.ERROR,
+    "exception": SeverityNumber.ERROR,
+    "critical": SeverityNumber.FATAL,
+}
+#: Keys that become fields of the OTel log record itself, not attributes.
+_SERVER_LOGGERS = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "gunicorn.error",
+    "gunicorn.access",
+)
+_RECORD_KEYS = frozenset({"event", "level", "timestamp", "trace_id", "span_id", "exc_info"})
+
+
+def add_trace_context(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """Add ``trace_id`` and ``span_id`` (lower-case hex) of the current span, if any."""
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict["trace_id"] = format(ctx.trace_id, "032x")
+        event_dict["span_id"] = format(ctx.span_id, "016x")
+    return event_dict
+
+
+class AddService:
+    """Add ``service`` (the ``service.name`` of this process) to every event."""
+
+    __slots__ = ("_service",)
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __call__(self, _logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+        event_dict.setdefault("service", self._service)
+        return event_dict
+
+
+def _attribute_value(value: Any) -> str | int | float | bool:
+    return value if isinstance(value, str | int | float | bool) else str(value)
+
+
+class ExportToOTel:
+    """Emit each event as an OTel log record; pass the event on unchanged.
+
+    The body is the event message; the other fields become attributes. The
+    record carries the current context, so the backend links it to the trace.
+    Emitting only enqueues into the SDK's bounded batch processor. Records of
+    the ``opentelemetry`` loggers stay local: exporting an exporter's own
+    "export failed" warning would feed the failure back into itself.
+    """
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: Logger) -> None:
+        self._logger = logger
+
+    def __call__(self, _logger: Any, method: str, event_dict: EventDict) -> EventDict:
+        if str(event_dict.get("logger", "")).startswith("opentelemetry"):
+            return event_dict
+        level = str(event_dict.get("level", method)).lower()
+        self._logger.emit(
+            timestamp=time.time_ns(),
+            context=otel_context.get_current(),
+            severity_number=_SEVERITY.get(level, SeverityNumber.INFO),
+            severity_text=level.upper(),
+            body=str(event_dict.get("event", "")),
+            attributes={
+                k: _attribute_value(v)
+                for k, v in event_dict.items()
+                if k not in _RECORD_KEYS and not k.startswith("_")
+            },
+        )
+        return event_dict
+
+
+def configure_logging(
+    *,
+    service: str,
+    logger_provider: LoggerProvider | None,
+    level: str = "INFO",
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Route structlog and stdlib logging through one JSON + OTel chain.
+
+    Args:
+        service: value of the ``service`` field.
+        logger_provider: where log records are exported; ``None`` keeps logs local.
+        level: minimum level written and exported.
+        stream: where JSON lines go (default ``sys.stdout``).
+
+    Returns:
+        The root-logger handler installed (removed again on shutdown).
+    """
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        AddService(service),
+        add_trace_context,
+        structlog.processors.format_exc_info,
+    ]
+    if logger_provider is not None:
+        shared.append(ExportToOTel(logger_provider.get_logger("otel_setup.logging")))
+
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Servers such as uvicorn give their loggers handlers of their own (plain
+    # text, no trace ids); send those records through the root chain instead.
+    for name in _SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    return handler

@@ -1,0 +1,152 @@
+"""``setup_telemetry``: the one call that instruments a service, and its handle."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
+from fastapi import FastAPI
+from opentelemetry import metrics, trace
+from opentelemetry._logs import set_logger_provider
+
+from otel_setup.config import Settings
+from otel_setup.instrument.fastapi import instrument_fastapi, uninstrument_fastapi
+from otel_setup.instrument.redis import instrument_redis, uninstrument_redis
+from otel_setup.logging import configure_logging
+from otel_setup.providers import Providers, build_providers
+
+__all__ = ["Telemetry", "setup_telemetry"]
+
+_log = logging.getLogger(__name__)
+
+
+class Telemetry:
+    """Handle returned by :func:`setup_telemetry`.
+
+    Attributes:
+        settings: the resolved settings (``print(telemetry.settings.describe())`` to debug).
+        providers: the tracer, meter and logger providers, for manual instrumentation.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        providers: Providers,
+        app: FastAPI | None,
+        log_handler: logging.Handler,
+    ) -> None:
+        self.settings = settings
+        self.providers = providers
+        self._app = app
+        self._log_handler = log_handler
+        self._lock = threading.Lock()
+        self._shut_down = False
+
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        """Flush and stop every provider; return within ``timeout_s`` whatever the collector does.
+
+        The flush runs on a daemon thread that is abandoned at the deadline, so
+        a dead or black-holing collector can never hang the process. Safe to
+        call more than once (and it is also called at interpreter exit).
+
+        Returns:
+            True if everything flushed in time, False if the deadline cut it short.
+        """
+        with self._lock:
+            if self._shut_down:
+                return True
+            self._shut_down = True
+        timeout = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
+        started = time.monotonic()
+        worker = threading.Thread(
+            target=self._shutdown_providers, name="otel-shutdown", daemon=True
+        )
+        worker.start()
+        worker.join(timeout)
+        if self._app is not None:
+            uninstrument_fastapi(self._app)
+        uninstrument_redis()
+        logging.getLogger().removeHandler(self._log_handler)
+        if worker.is_alive():
+            _log.warning(
+                "telemetry shutdown gave up after %.1fs; unsent data is dropped",
+                time.monotonic() - started,
+            )
+            return False
+        return True
+
+    def _shutdown_providers(self) -> None:
+        self.providers.tracer_provider.shutdown()
+        self.providers.meter_provider.shutdown()
+        self.providers.logger_provider.shutdown()
+
+
+def setup_telemetry(
+    app: FastAPI | None = None,
+    *,
+    service_name: str | None = None,
+    service_version: str | None = None,
+    environment: str | None = None,
+    resource_attributes: Mapping[str, str] | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_protocol: str | None = None,
+    otlp_headers: Mapping[str, str] | None = None,
+    metric_export_interval_ms: int | None = None,
+    excluded_urls: Sequence[str] | None = None,
+    log_level: str | None = None,
+    shutdown_timeout_s: float | None = None,
+) -> Telemetry:
+    """Give ``app`` (and the process) traces, metrics and JSON logs exported over OTLP.
+
+    Every keyword has an environment-variable twin (see :class:`~otel_setup.config.Settings`);
+    an argument wins over the variable, the variable over the default.
+
+    >>> from fastapi import FastAPI
+    >>> from otel_setup import setup_telemetry
+    >>> app = FastAPI()
+    >>> telemetry = setup_telemetry(app, service_name="orders")  # doctest: +SKIP
+
+    Raises:
+        ConfigError: a setting is invalid; the message names it and the bad value.
+    """
+    settings = Settings.resolve(
+        service_name=service_name,
+        service_version=service_version,
+        environment=environment,
+        resource_attributes=resource_attributes,
+        otlp_endpoint=otlp_endpoint,
+        otlp_protocol=otlp_protocol,
+        otlp_headers=otlp_headers,
+        metric_export_interval_ms=metric_export_interval_ms,
+        excluded_urls=excluded_urls,
+        log_level=log_level,
+        shutdown_timeout_s=shutdown_timeout_s,
+    )
+    providers = build_providers(settings)
+    _set_global_providers(providers)
+    log_handler = configure_logging(
+        service=settings.service_name,
+        logger_provider=None if settings.disabled else providers.logger_provider,
+        level=settings.log_level,
+    )
+    if not settings.disabled:
+        if app is not None:
+            instrument_fastapi(app, settings, providers)
+        instrument_redis(providers)
+    telemetry = Telemetry(settings, providers, app, log_handler)
+    atexit.register(telemetry.shutdown)
+    return telemetry
+
+
+def _set_global_providers(providers: Providers) -> None:
+    """Make the providers global so ``trace.get_tracer(...)`` works in user code.
+
+    The OTel API allows this once per process; later calls keep the first.
+    """
+    if not isinstance(trace.get_tracer_provider(), type(providers.tracer_provider)):
+        trace.set_tracer_provider(providers.tracer_provider)
+        metrics.set_meter_provider(providers.meter_provider)
+        set_logger_provider(providers.logger_provider)
