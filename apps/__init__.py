@@ -1,0 +1,1 @@
+"""Demo services instrumented only through ``otel_setup``."""

@@ -1,0 +1,208 @@
+"""The main job: stack up, the demo service, a burst of load, then where to look.
+
+The stack stays up afterwards so the data can be explored; ``otelpipe stack
+down`` stops it. The demo service itself is stopped (gracefully, so its
+telemetry is flushed) before the summary is read back from the backends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from otelpipe import stack
+from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
+from otelpipe.stack.components import http_ok
+
+__all__ = ["DemoSummary", "ServiceProcess", "run_demo", "start_service"]
+
+Progress = Callable[[str], None]
+
+GATEWAY_APP = "apps.gateway.app:app"
+GATEWAY_SERVICE = "gateway"
+
+
+@dataclass
+class ServiceProcess:
+    """A demo service running under uvicorn."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, timeout_s: float = 15.0) -> int:
+        """SIGTERM (uvicorn's graceful shutdown flushes telemetry), SIGKILL after ``timeout_s``."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def service_env(settings: stack.StackSettings, service: str) -> dict[str, str]:
+    """Environment pointing a demo service at the local stack."""
+    return {
+        "OTEL_SERVICE_NAME": service,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": settings.url("otlp_grpc"),
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+        "REDIS_URL": f"redis://{settings.host}:{settings.ports['redis']}/0",
+    }
+
+
+def start_service(
+    settings: stack.StackSettings,
+    *,
+    app: str,
+    service: str,
+    port: int,
+    extra_env: Mapping[str, str] | None = None,
+    ready_timeout_s: float = 30.0,
+) -> ServiceProcess:
+    """Run ``app`` under uvicorn on ``port``, its JSON logs in ``<home>/logs/<service>.log``.
+
+    Raises:
+        stack.StackError: the port is taken, or the service did not answer ``/health`` in time.
+    """
+    url = f"http://{settings.host}:{port}"
+    if http_ok(f"{url}/health", timeout=0.5):
+        raise stack.StackError(f"port {port} already serves something; set OTELPIPE_DEMO_PORT")
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log = settings.logs_dir / f"{service}.log"
+    env = {**os.environ, **service_env(settings, service), **(extra_env or {})}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--host",
+                settings.host,
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    running = ServiceProcess(service, url, process, log)
+    deadline = time.monotonic() + ready_timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise stack.StackError(f"{service} exited with code {process.returncode}; see {log}")
+        if http_ok(f"{url}/health", timeout=0.5):
+            return running
+        time.sleep(0.2)
+    running.stop()
+    raise stack.StackError(
+        f"{service} did not answer {url}/health within {ready_timeout_s:.0f}s; see {log}"
+    )
+
+
+def drive_load(base_url: str, duration_s: float, progress: Progress) -> tuple[int, int]:
+    """GET ``/items/{id}`` (ids 1-50, so Redis sees hits and misses) for ``duration_s``.
+
+    Returns (requests sent, non-2xx responses). The full load tool is ``otelpipe load``.
+    """
+    sent = failed = 0
+    deadline = time.monotonic() + duration_s
+    next_report = time.monotonic() + 5
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        while time.monotonic() < deadline:
+            response = client.get(f"/items/{random.randint(1, 50)}")
+            sent += 1
+            failed += response.status_code >= 400
+            if time.monotonic() >= next_report:
+                left = max(0.0, deadline - time.monotonic())
+                progress(f"load: {sent} requests, {failed} failed, {left:.0f}s left")
+                next_report += 5
+    return sent, failed
+
+
+@dataclass
+class DemoSummary:
+    requests_sent: int
+    requests_failed: int
+    traces_in_jaeger: int
+    requests_in_prometheus: float
+    log_records_in_storage: int
+    jaeger_url: str
+    prometheus_url: str
+    log_storage: str
+    service_log: str
+
+
+def _summarise(
+    settings: stack.StackSettings, sent: int, failed: int, service_log: Path
+) -> DemoSummary:
+    traces = jaeger_traces(settings.url("jaeger_query"), GATEWAY_SERVICE, limit=5000)
+    counted = prometheus_query(
+        settings.url("prometheus"),
+        f'sum(max_over_time(http_server_request_duration_seconds_count{{service_name="{GATEWAY_SERVICE}"}}[1h]))',
+    )
+    logs = sum(
+        1
+        for r in iter_log_records(settings.telemetry_logs_dir)
+        if r["service.name"] == GATEWAY_SERVICE
+    )
+    return DemoSummary(
+        requests_sent=sent,
+        requests_failed=failed,
+        traces_in_jaeger=len(traces),
+        requests_in_prometheus=float(counted[0]["value"][1]) if counted else 0.0,
+        log_records_in_storage=logs,
+        jaeger_url=f"{settings.url('jaeger_query')}/search?service={GATEWAY_SERVICE}",
+        prometheus_url=f"{settings.url('prometheus')}/graph",
+        log_storage=str(settings.telemetry_logs_dir),
+        service_log=str(service_log),
+    )
+
+
+def run_demo(
+    settings: stack.StackSettings, *, duration_s: float, progress: Progress, as_json: bool = False
+) -> int:
+    """Run the main job and print the summary. Returns the process exit code."""
+    stack.up(settings, progress)
+    port = int(os.environ.get("OTELPIPE_DEMO_PORT", "8000"))
+    progress(f"starting the demo gateway on port {port}")
+    gateway = start_service(settings, app=GATEWAY_APP, service=GATEWAY_SERVICE, port=port)
+    try:
+        progress(f"driving load for {duration_s:.0f}s")
+        sent, failed = drive_load(gateway.url, duration_s, progress)
+    finally:
+        gateway.stop()
+    progress("waiting for the pipeline to deliver (tail-sampling decision wait, metric flush)")
+    time.sleep(8)
+    summary = _summarise(settings, sent, failed, gateway.log)
+    if as_json:
+        print(json.dumps(asdict(summary), indent=2))
+    else:
+        print(f"""
+otel-perf-pipeline demo — {summary.requests_sent} requests ({summary.requests_failed} failed)
+
+  Traces      {summary.traces_in_jaeger} in Jaeger        {summary.jaeger_url}
+              (Jaeger's HTTP API; the natively built binary has no UI pages)
+  Metrics     {summary.requests_in_prometheus:.0f} requests counted in Prometheus  {summary.prometheus_url}
+              e.g. rate(http_server_request_duration_seconds_count[1m])
+  Logs        {summary.log_records_in_storage} records in log storage  {summary.log_storage}/otel-logs.jsonl
+              service stdout (JSON lines): {summary.service_log}
+
+The stack keeps running; stop it with: otelpipe stack down""")
+    return 0 if summary.traces_in_jaeger and summary.requests_in_prometheus else 1
