@@ -1,0 +1,47 @@
+"""Every backend config file in the repository passes its own program's validator."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from otelpipe import stack
+from otelpipe.stack.build import ensure_collector, ensure_jaeger, find_debian_tools
+
+pytestmark = pytest.mark.e2e
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "collector-config"
+
+
+def _check(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, f"{' '.join(argv)} failed:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("config", sorted(CONFIG_DIR.glob("otelcol*.yaml")), ids=lambda p: p.name)
+def test_collector_config_validates(stack_settings: stack.StackSettings, config: Path) -> None:
+    _check([str(ensure_collector(stack_settings)), "validate", "--config", str(config)])
+
+
+def test_jaeger_config_validates(stack_settings: stack.StackSettings) -> None:
+    _check(
+        [
+            str(ensure_jaeger(stack_settings)),
+            "validate",
+            "--config",
+            str(CONFIG_DIR / "jaeger.yaml"),
+        ]
+    )
+
+
+def test_prometheus_config_and_rules_check() -> None:
+    _check(
+        [
+            str(find_debian_tools()["promtool"]),
+            "check",
+            "config",
+            str(CONFIG_DIR / "prometheus" / "prometheus.yml"),
+        ]
+    )

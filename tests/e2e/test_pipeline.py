@@ -1,0 +1,135 @@
+"""A request to an instrumented service lands in Jaeger, Prometheus and log storage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from otelpipe import stack
+from otelpipe.demo import ServiceProcess
+from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+OPERATION = "GET /items/{item_id}"
+
+
+def eventually(probe: Callable[[], T], *, timeout_s: float = 60.0, what: str) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: nothing after {timeout_s:.0f}s")
+        time.sleep(1.0)
+
+
+@pytest.fixture(scope="module")
+def served(gateway: ServiceProcess) -> list[dict[str, Any]]:
+    """Send a few requests (one id twice, so Redis sees a miss then a hit)."""
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        bodies = [client.get(f"/items/{item}").raise_for_status().json() for item in (7, 7, 8)]
+    assert [b["cache_hit"] for b in bodies] == [False, True, False]
+    return bodies
+
+
+def _trace_with_redis_child(settings: stack.StackSettings, service: str) -> dict[str, Any] | None:
+    for trace in jaeger_traces(settings.url("jaeger_query"), service, operation=OPERATION):
+        spans = trace["spans"]
+        servers = [s for s in spans if s["operationName"] == OPERATION]
+        redis = [
+            s
+            for s in spans
+            if any(t["key"] == "db.system" and t["value"] == "redis" for t in s["tags"])
+        ]
+        if servers and redis:
+            return {"trace": trace, "server": servers[0], "redis": redis}
+    return None
+
+
+def test_trace_in_jaeger_has_server_span_and_redis_child(
+    stack_settings: stack.StackSettings, gateway: ServiceProcess, served: list
+) -> None:
+    found = eventually(
+        lambda: _trace_with_redis_child(stack_settings, gateway.name),
+        what=f"a {OPERATION} trace with a Redis span in Jaeger",
+    )
+    server = found["server"]
+    tags = {t["key"]: t["value"] for t in server["tags"]}
+    assert tags["http.route"] == "/items/{item_id}"
+    assert tags["span.kind"] == "server"
+    for redis_span in found["redis"]:
+        parents = [r["spanID"] for r in redis_span["references"] if r["refType"] == "CHILD_OF"]
+        assert parents == [server["spanID"]], "the Redis span is a child of the server span"
+    assert found["trace"]["processes"][server["processID"]]["serviceName"] == gateway.name
+
+
+def _total(vector: list[dict[str, Any]]) -> float:
+    return sum(float(sample["value"][1]) for sample in vector)
+
+
+def test_request_histogram_and_spanmetrics_in_prometheus(
+    stack_settings: stack.StackSettings, gateway: ServiceProcess, served: list
+) -> None:
+    url = stack_settings.url("prometheus")
+    selector = f'service_name="{gateway.name}", http_route="/items/{{item_id}}"'
+    counted = eventually(
+        lambda: _total(
+            prometheus_query(url, f"http_server_request_duration_seconds_count{{{selector}}}")
+        ),
+        what="the request-duration histogram in Prometheus",
+    )
+    assert counted >= len(served)
+    buckets = prometheus_query(url, f"http_server_request_duration_seconds_bucket{{{selector}}}")
+    assert {s["metric"]["le"] for s in buckets} >= {"0.005", "+Inf"}
+
+    server_calls = f'traces_span_metrics_calls_total{{{selector}, span_kind="SPAN_KIND_SERVER"}}'
+    calls = eventually(
+        lambda: _total(prometheus_query(url, server_calls)) >= len(served),
+        what=f"{len(served)} spanmetrics calls for the server span in Prometheus",
+    )
+    assert calls
+    assert prometheus_query(
+        url, f'traces_span_metrics_duration_milliseconds_bucket{{service_name="{gateway.name}"}}'
+    )
+
+
+def test_log_records_in_log_storage_carry_the_trace_id(
+    stack_settings: stack.StackSettings, gateway: ServiceProcess, served: list
+) -> None:
+    found = eventually(
+        lambda: _trace_with_redis_child(stack_settings, gateway.name),
+        what="a trace to match logs against",
+    )
+    trace_id = found["trace"]["traceID"]
+
+    def matching_records() -> list[dict[str, Any]]:
+        return [
+            r
+            for r in iter_log_records(stack_settings.telemetry_logs_dir)
+            if r["service.name"] == gateway.name and r.get("traceId") == trace_id
+        ]
+
+    records = eventually(
+        matching_records, what=f"log records with trace id {trace_id} in log storage"
+    )
+    assert records[0]["body"]["stringValue"] == "item served"
+    assert records[0]["spanId"] == found["server"]["spanID"]
+
+
+def test_service_stdout_is_json_lines_with_trace_ids(gateway: ServiceProcess, served: list) -> None:
+    import json
+
+    lines = [json.loads(line) for line in gateway.log.read_text().splitlines() if line.strip()]
+    served_lines = [line for line in lines if line.get("event") == "item served"]
+    assert len(served_lines) >= len(served)
+    for line in served_lines:
+        assert len(line["trace_id"]) == 32 and len(line["span_id"]) == 16
+        assert line["service"] == gateway.name and line["level"] == "info"
