@@ -1,0 +1,50 @@
+"""docker-compose.yml mounts the same configs the native stack runs, at the same versions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from otelpipe.stack.build import JAEGER_RELEASE
+from otelpipe.stack.components import PROMETHEUS_RETENTION
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_images_are_pinned_and_mounts_exist(name: str) -> None:
+    service = SERVICES[name]
+    if "image" in service:
+        tag = service["image"].partition(":")[2]
+        assert tag and tag != "latest", f"{name}: image {service['image']} is not pinned"
+    else:
+        assert (ROOT / service["build"]["dockerfile"]).is_file()
+    for volume in service.get("volumes", []):
+        source = volume.split(":")[0]
+        if source.startswith("./"):
+            assert (ROOT / source).exists(), f"{name}: mounts missing {source}"
+
+
+def test_versions_match_the_native_builds() -> None:
+    manifest = yaml.safe_load((ROOT / "collector-config/builder-manifest.yaml").read_text())
+    assert SERVICES["otel-collector"]["image"].endswith(":" + manifest["dist"]["version"])
+    assert SERVICES["jaeger"]["image"].endswith(":" + JAEGER_RELEASE.lstrip("v"))
+    assert (
+        f"--storage.tsdb.retention.time={PROMETHEUS_RETENTION}" in SERVICES["prometheus"]["command"]
+    )
+
+
+def test_every_config_variable_without_default_is_set_by_compose() -> None:
+    """The configs may rely only on variables that have a default or that compose sets."""
+    env = COMPOSE["x-otelpipe-env"]
+    for config in ("otelcol.yaml", "jaeger.yaml"):
+        text = (ROOT / "collector-config" / config).read_text()
+        for var, default in re.findall(r"\$\{env:([A-Z0-9_]+)(:-[^}]*)?\}", text):
+            assert default or var in env, (
+                f"{config}: ${{env:{var}}} has no default and compose sets none"
+            )
