@@ -17,9 +17,9 @@ import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
-__all__ = ["ConfigError", "Protocol", "Settings"]
+__all__ = ["ConfigError", "Protocol", "Settings", "SettingsOptions"]
 
 Protocol = Literal["grpc", "http/protobuf"]
 _PROTOCOLS: tuple[Protocol, ...] = ("grpc", "http/protobuf")
@@ -94,6 +94,26 @@ def exact_path_pattern(path: str) -> str:
     return rf"^[a-z]+://[^/]+{re.escape(path)}(\?.*)?$"
 
 
+class SettingsOptions(TypedDict, total=False):
+    """The options of :func:`otel_setup.setup_telemetry` and :meth:`Settings.resolve`.
+
+    Each is optional; an option left out (or ``None``) falls back to its
+    environment variable, then to the default (see :class:`Settings`).
+    """
+
+    service_name: str | None
+    service_version: str | None
+    environment: str | None
+    resource_attributes: Mapping[str, str] | None
+    otlp_endpoint: str | None
+    otlp_protocol: str | None
+    otlp_headers: Mapping[str, str] | None
+    metric_export_interval_ms: int | None
+    excluded_urls: Sequence[str] | None
+    log_level: str | None
+    shutdown_timeout_s: float | None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything :func:`otel_setup.setup_telemetry` needs, validated.
@@ -130,27 +150,36 @@ class Settings:
 
     @classmethod
     def resolve(
-        cls,
-        *,
-        service_name: str | None = None,
-        service_version: str | None = None,
-        environment: str | None = None,
-        resource_attributes: Mapping[str, str] | None = None,
-        otlp_endpoint: str | None = None,
-        otlp_protocol: str | None = None,
-        otlp_headers: Mapping[str, str] | None = None,
-        metric_export_interval_ms: int | None = None,
-        excluded_urls: Sequence[str] | None = None,
-        log_level: str | None = None,
-        shutdown_timeout_s: float | None = None,
-        env: Mapping[str, str] | None = None,
+        cls, *, env: Mapping[str, str] | None = None, **options: Unpack[SettingsOptions]
     ) -> Settings:
-        """Resolve each setting from its argument, else its env var, else the default.
+        """Resolve each setting from its option, else its env var, else the default.
+
+        Args:
+            env: the environment to read (default ``os.environ``).
+            **options: any of :class:`SettingsOptions`; ``None`` means "not given".
 
         Raises:
-            ConfigError: naming the first bad field and value.
+            ConfigError: naming the first bad field and value, or an unknown option.
         """
         env = os.environ if env is None else env
+        unknown = sorted(set(options) - set(SettingsOptions.__annotations__))
+        if unknown:
+            raise ConfigError(
+                unknown[0],
+                options[unknown[0]],  # type: ignore[literal-required]
+                f"unknown option; expected one of {', '.join(SettingsOptions.__annotations__)}",
+            )
+        service_name = options.get("service_name")
+        service_version = options.get("service_version")
+        environment = options.get("environment")
+        resource_attributes = options.get("resource_attributes")
+        otlp_endpoint = options.get("otlp_endpoint")
+        otlp_protocol = options.get("otlp_protocol")
+        otlp_headers = options.get("otlp_headers")
+        metric_export_interval_ms = options.get("metric_export_interval_ms")
+        excluded_urls = options.get("excluded_urls")
+        log_level = options.get("log_level")
+        shutdown_timeout_s = options.get("shutdown_timeout_s")
 
         def pick(arg: Any, var: str) -> tuple[Any, str]:
             if arg is not None:

@@ -6,13 +6,13 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from typing import Unpack
 
 from fastapi import FastAPI
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
 
-from otel_setup.config import Settings
+from otel_setup.config import Settings, SettingsOptions
 from otel_setup.instrument.fastapi import instrument_fastapi, uninstrument_fastapi
 from otel_setup.instrument.redis import instrument_redis, uninstrument_redis
 from otel_setup.logging import configure_logging
@@ -84,25 +84,12 @@ class Telemetry:
         self.providers.logger_provider.shutdown()
 
 
-def setup_telemetry(
-    app: FastAPI | None = None,
-    *,
-    service_name: str | None = None,
-    service_version: str | None = None,
-    environment: str | None = None,
-    resource_attributes: Mapping[str, str] | None = None,
-    otlp_endpoint: str | None = None,
-    otlp_protocol: str | None = None,
-    otlp_headers: Mapping[str, str] | None = None,
-    metric_export_interval_ms: int | None = None,
-    excluded_urls: Sequence[str] | None = None,
-    log_level: str | None = None,
-    shutdown_timeout_s: float | None = None,
-) -> Telemetry:
+def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOptions]) -> Telemetry:
     """Give ``app`` (and the process) traces, metrics and JSON logs exported over OTLP.
 
-    Every keyword has an environment-variable twin (see :class:`~otel_setup.config.Settings`);
-    an argument wins over the variable, the variable over the default.
+    Every option (see :class:`~otel_setup.config.SettingsOptions`) has an
+    environment-variable twin; an option wins over the variable, the variable
+    over the default.
 
     >>> from fastapi import FastAPI
     >>> from otel_setup import setup_telemetry
@@ -112,19 +99,7 @@ def setup_telemetry(
     Raises:
         ConfigError: a setting is invalid; the message names it and the bad value.
     """
-    settings = Settings.resolve(
-        service_name=service_name,
-        service_version=service_version,
-        environment=environment,
-        resource_attributes=resource_attributes,
-        otlp_endpoint=otlp_endpoint,
-        otlp_protocol=otlp_protocol,
-        otlp_headers=otlp_headers,
-        metric_export_interval_ms=metric_export_interval_ms,
-        excluded_urls=excluded_urls,
-        log_level=log_level,
-        shutdown_timeout_s=shutdown_timeout_s,
-    )
+    settings = Settings.resolve(**options)
     providers = build_providers(settings)
     _set_global_providers(providers)
     log_handler = configure_logging(

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,10 +23,9 @@ import httpx
 from otelpipe import stack
 from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
 from otelpipe.stack.components import http_ok
+from otelpipe.stack.progress import Progress
 
 __all__ = ["DemoSummary", "ServiceProcess", "run_demo", "start_service"]
-
-Progress = Callable[[str], None]
 
 GATEWAY_APP = "apps.gateway.app:app"
 GATEWAY_SERVICE = "gateway"

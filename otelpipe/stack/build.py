@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from otelpipe.stack.components import Binaries
+from otelpipe.stack.progress import Progress, quiet
 from otelpipe.stack.settings import StackSettings
 
 __all__ = [
@@ -38,8 +39,6 @@ __all__ = [
     "find_debian_tools",
     "resolve_binaries",
 ]
-
-Progress = Callable[[str], None]
 
 BUILDER_VERSION = "v0.159.0"
 BUILDER_MODULE = "go.opentelemetry.io/collector/cmd/builder"
@@ -61,11 +60,6 @@ _HEARTBEAT_SECONDS = 30
 
 class BuildError(RuntimeError):
     """A binary could not be built or found; the message says what to do."""
-
-
-def _say(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)
 
 
 @contextlib.contextmanager
@@ -95,7 +89,7 @@ def _run_logged(
     cwd: Path,
     log: Path,
     what: str,
-    progress: Progress | None,
+    progress: Progress,
     env: dict[str, str] | None = None,
 ) -> None:
     """Run ``argv``, appending its output to ``log``; say every 30 s that it still runs."""
@@ -104,10 +98,7 @@ def _run_logged(
 
     def heartbeat() -> None:
         while not done.wait(_HEARTBEAT_SECONDS):
-            _say(
-                progress,
-                f"  … still {what} ({time.monotonic() - started:.0f}s elapsed, log: {log})",
-            )
+            progress(f"  … still {what} ({time.monotonic() - started:.0f}s elapsed, log: {log})")
 
     ticker = threading.Thread(target=heartbeat, daemon=True)
     ticker.start()
@@ -130,25 +121,49 @@ def _run_logged(
         raise BuildError(f"{what} failed (exit {result.returncode}); last lines of {log}:\n{tail}")
 
 
-def _install_builder(settings: StackSettings, progress: Progress | None) -> Path:
-    target_dir = settings.cache_dir / f"builder-{BUILDER_VERSION}"
-    builder = target_dir / "builder"
-    if builder.is_file():
-        return builder
-    with _locked(settings.cache_dir / f"builder-{BUILDER_VERSION}.lock"):
-        if builder.is_file():
-            return builder
-        _say(progress, f"installing the collector builder {BUILDER_VERSION} (go install)")
-        log = settings.cache_dir / f"builder-{BUILDER_VERSION}.log"
+def _cached(
+    settings: StackSettings,
+    key: str,
+    filename: str,
+    build: Callable[[Path, Path], Path],
+    announce: str,
+    progress: Progress,
+) -> Path:
+    """Return ``<cache_dir>/<key>/<filename>``, building it first if absent.
+
+    ``build(work_dir, log)`` runs under the key's file lock in a temporary
+    directory and returns the binary it produced there; the binary is moved
+    into place atomically, so a half-built one is never found.
+    """
+    binary = settings.cache_dir / key / filename
+    if binary.is_file():
+        return binary
+    with _locked(settings.cache_dir / f"{key}.lock"):
+        if binary.is_file():
+            return binary
+        progress(announce)
+        with tempfile.TemporaryDirectory(prefix=f"{key}-", dir=settings.cache_dir) as work:
+            produced = build(Path(work), settings.cache_dir / f"{key}.log")
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(produced, binary)
+    progress(f"{key}: ready at {binary}")
+    return binary
+
+
+def _install_builder(settings: StackSettings, progress: Progress) -> Path:
+    def build(work: Path, log: Path) -> Path:
         _run_logged(
             [_go(), "install", f"{BUILDER_MODULE}@{BUILDER_VERSION}"],
-            cwd=settings.cache_dir,
+            cwd=work,
             log=log,
             what="installing the collector builder",
             progress=progress,
-            env={"GOBIN": str(target_dir)},
+            env={"GOBIN": str(work)},
         )
-    return builder
+        return work / "builder"
+
+    key = f"builder-{BUILDER_VERSION}"
+    return _cached(settings, key, "builder", build, f"installing {key} (go install)", progress)
 
 
 def collector_cache_key(manifest: Path) -> str:
@@ -156,106 +171,84 @@ def collector_cache_key(manifest: Path) -> str:
     return f"otelcol-perf-{BUILDER_VERSION}-{digest}"
 
 
-def ensure_collector(settings: StackSettings, progress: Progress | None = None) -> Path:
-    """Return the collector binary, building it first if the cache lacks it."""
+def ensure_collector(settings: StackSettings, progress: Progress = quiet) -> Path:
+    """Return the collector binary, building it with ocb first if the cache lacks it."""
     manifest = settings.config_dir / "builder-manifest.yaml"
     key = collector_cache_key(manifest)
-    binary = settings.cache_dir / key / "otelcol-perf"
-    if binary.is_file():
-        return binary
-    builder = _install_builder(settings, progress)
-    with _locked(settings.cache_dir / f"{key}.lock"):
-        if binary.is_file():
-            return binary
-        _say(
-            progress,
-            f"building the collector distribution {key} with ocb "
-            "(first build takes about 10-15 minutes on 2 cores)",
+
+    def build(work: Path, log: Path) -> Path:
+        builder = _install_builder(settings, progress)
+        shutil.copy(manifest, work / "builder-manifest.yaml")
+        _run_logged(
+            [str(builder), "--config", "builder-manifest.yaml"],
+            cwd=work,
+            log=log,
+            what="building the collector",
+            progress=progress,
+            env={"CGO_ENABLED": "0"},
         )
-        with tempfile.TemporaryDirectory(prefix="otelcol-build-", dir=settings.cache_dir) as work:
-            shutil.copy(manifest, Path(work) / "builder-manifest.yaml")
-            _run_logged(
-                [str(builder), "--config", "builder-manifest.yaml"],
-                cwd=Path(work),
-                log=settings.cache_dir / f"{key}.log",
-                what="building the collector",
-                progress=progress,
-                env={"CGO_ENABLED": "0"},
-            )
-            binary.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(Path(work) / "otelcol-perf" / "otelcol-perf", binary)
-    _say(progress, f"collector ready: {binary}")
-    return binary
+        return work / "otelcol-perf" / "otelcol-perf"
+
+    announce = f"building the collector {key} with ocb (the first build takes 5-15 minutes)"
+    return _cached(settings, key, "otelcol-perf", build, announce, progress)
 
 
-def ensure_jaeger(settings: StackSettings, progress: Progress | None = None) -> Path:
+def ensure_jaeger(settings: StackSettings, progress: Progress = quiet) -> Path:
     """Return the Jaeger v2 binary, building it first if the cache lacks it."""
-    key = f"jaeger-{JAEGER_RELEASE}"
-    binary = settings.cache_dir / key / "jaeger"
-    if binary.is_file():
-        return binary
-    go = _go()
-    with _locked(settings.cache_dir / f"{key}.lock"):
-        if binary.is_file():
-            return binary
-        _say(
-            progress,
-            f"building Jaeger {JAEGER_RELEASE} ({JAEGER_MODULE}@{JAEGER_MODULE_VERSION}) "
-            "with go build (first build takes about 10-15 minutes on 2 cores)",
+
+    def build(work: Path, log: Path) -> Path:
+        go = _go()
+        module = f"{JAEGER_MODULE}@{JAEGER_MODULE_VERSION}"
+        downloaded = subprocess.run(
+            [go, "mod", "download", "-json", module],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=False,
         )
-        log = settings.cache_dir / f"{key}.log"
-        env = {"CGO_ENABLED": "0", "GOFLAGS": f"{os.environ.get('GOFLAGS', '')} -mod=mod".strip()}
-        with tempfile.TemporaryDirectory(prefix="jaeger-build-", dir=settings.cache_dir) as tmp:
-            work = Path(tmp)
-            module = f"{JAEGER_MODULE}@{JAEGER_MODULE_VERSION}"
-            downloaded = subprocess.run(
-                [go, "mod", "download", "-json", module],
-                cwd=work,
+        if downloaded.returncode != 0:
+            raise BuildError(
+                f"go mod download {module} failed:\n{downloaded.stdout}{downloaded.stderr}"
+            )
+        info = json.loads(downloaded.stdout)
+        upstream = json.loads(
+            subprocess.run(
+                [go, "mod", "edit", "-json", info["GoMod"]],
                 capture_output=True,
                 text=True,
-                check=False,
+                check=True,
+            ).stdout
+        )
+        (work / "go.mod").write_text(
+            f"module otelpipe.local/jaeger-build\n\ngo {upstream['Go']}\n\n"
+            f"require {JAEGER_MODULE} {JAEGER_MODULE_VERSION}\n"
+        )
+        for rep in upstream.get("Replace") or []:
+            new = rep["New"]["Path"] + (
+                f"@{rep['New']['Version']}" if rep["New"].get("Version") else ""
             )
-            if downloaded.returncode != 0:
-                raise BuildError(
-                    f"go mod download {module} failed:\n{downloaded.stdout}{downloaded.stderr}"
-                )
-            info = json.loads(downloaded.stdout)
-            upstream = json.loads(
-                subprocess.run(
-                    [go, "mod", "edit", "-json", info["GoMod"]],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
+            subprocess.run(
+                [go, "mod", "edit", f"-replace={rep['Old']['Path']}={new}"], cwd=work, check=True
             )
-            (work / "go.mod").write_text(
-                f"module otelpipe.local/jaeger-build\n\ngo {upstream['Go']}\n\n"
-                f"require {JAEGER_MODULE} {JAEGER_MODULE_VERSION}\n"
-            )
-            for rep in upstream.get("Replace") or []:
-                new = rep["New"]["Path"] + (
-                    f"@{rep['New']['Version']}" if rep["New"].get("Version") else ""
-                )
-                subprocess.run(
-                    [go, "mod", "edit", f"-replace={rep['Old']['Path']}={new}"],
-                    cwd=work,
-                    check=True,
-                )
-            shutil.copy(Path(info["Dir"]) / "go.sum", work / "go.sum")
-            (work / "go.sum").chmod(0o644)
-            out = work / "jaeger"
-            _run_logged(
-                [go, "build", "-trimpath", "-o", str(out), f"{JAEGER_MODULE}/cmd/jaeger"],
-                cwd=work,
-                log=log,
-                what="building Jaeger",
-                progress=progress,
-                env=env,
-            )
-            binary.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(out, binary)
-    _say(progress, f"Jaeger ready: {binary}")
-    return binary
+        shutil.copy(Path(info["Dir"]) / "go.sum", work / "go.sum")
+        (work / "go.sum").chmod(0o644)
+        goflags = f"{os.environ.get('GOFLAGS', '')} -mod=mod".strip()
+        _run_logged(
+            [go, "build", "-trimpath", "-o", str(work / "jaeger"), f"{JAEGER_MODULE}/cmd/jaeger"],
+            cwd=work,
+            log=log,
+            what="building Jaeger",
+            progress=progress,
+            env={"CGO_ENABLED": "0", "GOFLAGS": goflags},
+        )
+        return work / "jaeger"
+
+    key = f"jaeger-{JAEGER_RELEASE}"
+    announce = (
+        f"building Jaeger {JAEGER_RELEASE} ({JAEGER_MODULE}@{JAEGER_MODULE_VERSION}) with go build "
+        "(the first build takes 5-15 minutes)"
+    )
+    return _cached(settings, key, "jaeger", build, announce, progress)
 
 
 def find_debian_tools() -> dict[str, Path]:
@@ -281,7 +274,7 @@ def find_debian_tools() -> dict[str, Path]:
     return found
 
 
-def resolve_binaries(settings: StackSettings, progress: Progress | None = None) -> Binaries:
+def resolve_binaries(settings: StackSettings, progress: Progress = quiet) -> Binaries:
     """Every binary the stack runs, building the Go ones first if the cache lacks them."""
     tools = find_debian_tools()
     return Binaries(

@@ -15,12 +15,12 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from otelpipe.stack.build import resolve_binaries
 from otelpipe.stack.components import Component, components
+from otelpipe.stack.progress import Progress, quiet
 from otelpipe.stack.settings import StackSettings
 
 __all__ = [
@@ -33,8 +33,6 @@ __all__ = [
     "stop_component",
     "up",
 ]
-
-Progress = Callable[[str], None]
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
@@ -64,7 +62,7 @@ class ComponentStatus:
         }
 
 
-def build(settings: StackSettings, progress: Progress | None = None) -> list[Component]:
+def build(settings: StackSettings, progress: Progress = quiet) -> list[Component]:
     """Make sure every binary exists (building the Go ones if needed); return the components."""
     return components(settings, resolve_binaries(settings, progress))
 
@@ -152,7 +150,7 @@ def _wait_ready(
     )
 
 
-def up(settings: StackSettings, progress: Progress | None = None) -> list[ComponentStatus]:
+def up(settings: StackSettings, progress: Progress = quiet) -> list[ComponentStatus]:
     """Build what is missing, start every component that is not running, wait until ready.
 
     Raises:
@@ -173,22 +171,22 @@ def up(settings: StackSettings, progress: Progress | None = None) -> list[Compon
     for component in build(settings, progress):
         if _live_pid(settings, component) is not None:
             _wait_ready(settings, component)
-            _say(progress, f"{component.name}: already running")
+            progress(f"{component.name}: already running")
             continue
         started = time.monotonic()
         pid = start_component(settings, component)
-        _say(progress, f"{component.name}: ready (pid {pid}, {time.monotonic() - started:.1f}s)")
+        progress(f"{component.name}: ready (pid {pid}, {time.monotonic() - started:.1f}s)")
     return status(settings)
 
 
-def down(settings: StackSettings, progress: Progress | None = None) -> None:
+def down(settings: StackSettings, progress: Progress = quiet) -> None:
     """Stop, in reverse start order, exactly the processes ``up`` started."""
     for component in reversed(components(settings)):
         stop_component(settings, component, progress)
 
 
 def stop_component(
-    settings: StackSettings, component: Component, progress: Progress | None = None
+    settings: StackSettings, component: Component, progress: Progress = quiet
 ) -> None:
     """SIGTERM the component's recorded process (SIGKILL after 15 s); forget its pid file.
 
@@ -206,9 +204,9 @@ def stop_component(
         time.sleep(0.1)
     if _live_pid(settings, component) is not None:
         os.kill(pid, signal.SIGKILL)
-        _say(progress, f"{component.name}: did not stop in {STOP_TIMEOUT_S:.0f}s, killed")
+        progress(f"{component.name}: did not stop in {STOP_TIMEOUT_S:.0f}s, killed")
     else:
-        _say(progress, f"{component.name}: stopped (pid {pid})")
+        progress(f"{component.name}: stopped (pid {pid})")
     pid_file.unlink(missing_ok=True)
 
 
@@ -228,8 +226,3 @@ def status(settings: StackSettings) -> list[ComponentStatus]:
             )
         )
     return result
-
-
-def _say(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)

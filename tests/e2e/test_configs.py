@@ -36,7 +36,7 @@ def test_jaeger_config_validates(stack_settings: stack.StackSettings) -> None:
     )
 
 
-def test_prometheus_config_and_rules_check() -> None:
+def test_prometheus_config_checks() -> None:
     _check(
         [
             str(find_debian_tools()["promtool"]),

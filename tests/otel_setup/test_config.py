@@ -111,3 +111,9 @@ def test_describe_masks_header_values() -> None:
     )
     assert settings.otlp_headers == {"authorization": "Bearer s3cr3t"}
     assert "s3cr3t" not in repr(settings.describe())
+
+
+def test_unknown_option_is_named() -> None:
+    with pytest.raises(ConfigError, match="unknown option") as caught:
+        Settings.resolve(env={"OTEL_SERVICE_NAME": "s"}, sevice_version="1")  # type: ignore[call-arg]
+    assert caught.value.field == "sevice_version"
