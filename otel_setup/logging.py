@@ -6,8 +6,12 @@ an OTel log record (exported over OTLP with the trace context attached).
 
 The chain is a list of small processors, each with one job::
 
-    merge_contextvars → add_log_level → add_logger_name → TimeStamper
-      → AddService → add_trace_context → ExportToOTel → JSONRenderer
+    merge_contextvars (request_id) → add_log_level → add_logger_name → TimeStamper
+      → AddService → add_trace_context → format_exc_info → scrub_secrets
+      → ExportToOTel → JSONRenderer
+
+The SDK's own warnings (an unreachable collector, a full queue) pass through
+:class:`OncePerInterval`, so an outage costs one line a minute, not one per span.
 
 >>> import structlog
 >>> structlog.get_logger("orders").info("order placed", order_id=42)  # doctest: +SKIP
@@ -28,7 +32,16 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 
-__all__ = ["AddService", "ExportToOTel", "add_trace_context", "configure_logging"]
+from otel_setup.scrub import scrub_attributes
+
+__all__ = [
+    "AddService",
+    "ExportToOTel",
+    "OncePerInterval",
+    "add_trace_context",
+    "configure_logging",
+    "scrub_secrets",
+]
 
 EventDict = MutableMapping[str, Any]
 
@@ -50,6 +63,40 @@ _SERVER_LOGGERS = (
     "gunicorn.access",
 )
 _RECORD_KEYS = frozenset({"event", "level", "timestamp", "trace_id", "span_id", "exc_info"})
+
+
+def scrub_secrets(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """Mask secrets in every field: whole values of sensitive keys, secrets inside text."""
+    scrubbed = scrub_attributes(event_dict)
+    if scrubbed is not None:
+        event_dict.clear()
+        event_dict.update(scrubbed)
+    return event_dict
+
+
+class OncePerInterval(logging.Filter):
+    """Let a record of the ``opentelemetry`` loggers through once per message per interval.
+
+    Records of other loggers always pass. Keyed by logger and message
+    template, so distinct problems are each reported.
+    """
+
+    def __init__(self, interval_s: float = 60.0) -> None:
+        super().__init__()
+        self._interval_s = interval_s
+        self._last: dict[tuple[str, object], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("opentelemetry"):
+            return True
+        key = (record.name, record.msg)
+        now = time.monotonic()
+        if now - self._last.get(key, -self._interval_s) < self._interval_s:
+            return False
+        if len(self._last) > 1000:  # bounded: forget everything rather than grow
+            self._last.clear()
+        self._last[key] = now
+        return True
 
 
 def add_trace_context(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
@@ -138,11 +185,13 @@ def configure_logging(
         AddService(service),
         add_trace_context,
         structlog.processors.format_exc_info,
+        scrub_secrets,
     ]
     if logger_provider is not None:
         shared.append(ExportToOTel(logger_provider.get_logger("otel_setup.logging")))
 
     handler = logging.StreamHandler(stream or sys.stdout)
+    handler.addFilter(OncePerInterval())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -1,0 +1,111 @@
+"""Remove secrets from telemetry before it leaves the process.
+
+Three small, pure functions do the work, and everything else calls them:
+
+* :func:`is_sensitive_key` — a key whose value is always secret (``password``,
+  ``authorization``, ``cookie``, ``api_key``, ``*_token``, …);
+* :func:`scrub_text` — masks secrets *inside* free text: bearer tokens, JWTs,
+  e-mail addresses, provider API keys (``sk_live_…``) and ``key=value`` pairs
+  whose key is sensitive (query strings, exception messages);
+* :func:`sanitize_sql` — replaces SQL literals (strings, numbers) by ``?``.
+
+>>> scrub_text("login failed for ann@example.com with password=hunter2")
+'login failed for [email] with password=[REDACTED]'
+>>> sanitize_sql("SELECT * FROM users WHERE email = 'ann@example.com' AND id = 42")
+'SELECT * FROM users WHERE email = ? AND id = ?'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "REDACTED",
+    "SQL_KEYS",
+    "is_sensitive_key",
+    "sanitize_sql",
+    "scrub_attributes",
+    "scrub_text",
+]
+
+REDACTED = "[REDACTED]"
+
+_SENSITIVE_WORDS = (
+    r"pass(?:word|wd|phrase)?|pwd|secret|token|api[-_.]?key|apikey|access[-_.]?key|"
+    r"auth(?:orization)?|cookie|session(?:id)?|credentials?|private[-_.]?key|signature"
+)
+_SENSITIVE_KEY = re.compile(rf"(?i)(?:{_SENSITIVE_WORDS})")
+#: Keys that merely mention a sensitive word but hold no secret.
+_SAFE_KEYS = frozenset({"http.request.header.authorization.present", "otelpipe.auth.method"})
+
+_TEXT_PATTERNS = re.compile(
+    r"(?P<bearer>(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,})"
+    r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,})"
+    r"|(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
+    r"|(?P<apikey>\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{6,})"
+    rf"|(?P<pair>(?P<key>[A-Za-z0-9_.-]*(?i:{_SENSITIVE_WORDS})[A-Za-z0-9_.-]*)"
+    r"(?P<sep>[\"']?\s*[=:]\s*[\"']?)(?P<value>(?:(?i:bearer|basic)\s+)?[^\s&,;\"']+))"
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    if kind == "pair":
+        return f"{match.group('key')}{match.group('sep')}{REDACTED}"
+    if kind == "bearer":
+        return f"{match.group('bearer').split()[0]} {REDACTED}"
+    return {"jwt": "[jwt]", "email": "[email]", "apikey": "[api-key]"}.get(kind or "", REDACTED)
+
+
+def is_sensitive_key(key: str) -> bool:
+    """True when ``key`` names a value that is secret as a whole (``db.password``, ``Cookie``)."""
+    return key not in _SAFE_KEYS and _SENSITIVE_KEY.search(key) is not None
+
+
+def scrub_text(text: str) -> str:
+    """Mask every secret found inside ``text``; text without one comes back unchanged."""
+    return _TEXT_PATTERNS.sub(_mask, text)
+
+
+_SQL_LITERALS = re.compile(
+    r"'(?:[^']|'')*'"  # 'string' with '' escapes
+    r"|(?<![\w$.])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b"  # numbers not inside identifiers
+    r"|\b0x[0-9a-fA-F]+\b"
+)
+_IN_LIST = re.compile(r"(?i)\bIN\s*\(\s*\?(?:\s*,\s*\?)+\s*\)")
+
+#: Span attribute keys holding a SQL statement (old and new semantic conventions).
+SQL_KEYS = frozenset({"db.statement", "db.query.text"})
+
+
+def sanitize_sql(statement: str) -> str:
+    """Replace string and numeric literals by ``?`` and ``IN (?, ?, …)`` by ``IN (?)``.
+
+    Bound parameters (``?``, ``%s``, ``:name``, ``$1``) are left alone; the
+    values of those never reach a span.
+    """
+    return _IN_LIST.sub("IN (?)", _SQL_LITERALS.sub("?", statement))
+
+
+def _scrub_value(key: str, value: Any) -> Any:
+    if is_sensitive_key(key):
+        return REDACTED
+    if isinstance(value, str):
+        return sanitize_sql(scrub_text(value)) if key in SQL_KEYS else scrub_text(value)
+    if isinstance(value, tuple | list):
+        return type(value)(scrub_text(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
+def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A scrubbed copy of ``attributes``, or ``None`` when nothing needed masking.
+
+    Returning ``None`` for the common clean case lets callers keep the
+    original object and allocate nothing.
+    """
+    if not attributes:
+        return None
+    scrubbed = {key: _scrub_value(key, value) for key, value in attributes.items()}
+    return None if scrubbed == attributes else scrubbed

@@ -1,0 +1,85 @@
+"""One JSON line per record, with trace and request context, and no secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+from opentelemetry.sdk.trace import TracerProvider
+
+from otel_setup.logging import OncePerInterval, configure_logging
+
+
+@pytest.fixture
+def lines() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = configure_logging(service="orders", logger_provider=None, stream=stream)
+    yield stream
+    logging.getLogger().removeHandler(handler)
+
+
+def _records(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_structlog_and_stdlib_records_share_one_json_format(lines: io.StringIO) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        tokens = structlog.contextvars.bind_contextvars(request_id="req-1")
+        structlog.get_logger("app").info("order placed", order_id=7)
+        logging.getLogger("legacy").warning("stock low: %d left", 3)
+        structlog.contextvars.reset_contextvars(**tokens)
+    ctx = span.get_span_context()
+    first, second = _records(lines)
+    for record in (first, second):
+        assert record["trace_id"] == format(ctx.trace_id, "032x")
+        assert record["span_id"] == format(ctx.span_id, "016x")
+        assert record["request_id"] == "req-1"
+        assert record["service"] == "orders"
+        assert record["timestamp"].endswith("Z")
+    assert (first["event"], first["level"], first["logger"], first["order_id"]) == (
+        "order placed",
+        "info",
+        "app",
+        7,
+    )
+    assert (second["event"], second["level"], second["logger"]) == (
+        "stock low: 3 left",
+        "warning",
+        "legacy",
+    )
+
+
+def test_secrets_never_reach_the_log_line(lines: io.StringIO) -> None:
+    log = structlog.get_logger("auth")
+    log.info("login", user="ann@example.com", password="hunter2", api_key="sk_live_abcdefgh12")
+    try:
+        raise PermissionError("token=tok_secret_42 rejected")
+    except PermissionError:
+        log.exception("denied")
+    text = lines.getvalue()
+    for secret in ("ann@example.com", "hunter2", "sk_live_abcdefgh12", "tok_secret_42"):
+        assert secret not in text
+
+
+def test_uvicorn_loggers_go_through_the_json_chain(lines: io.StringIO) -> None:
+    logging.getLogger("uvicorn.error").info("Started server process")
+    (record,) = _records(lines)
+    assert record["logger"] == "uvicorn.error" and record["service"] == "orders"
+
+
+def test_sdk_warnings_are_let_through_once_per_interval() -> None:
+    limit = OncePerInterval(interval_s=60)
+
+    def record(name: str, msg: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.WARNING, __file__, 1, msg, (), None)
+
+    exporter = "opentelemetry.exporter.otlp.proto.grpc.exporter"
+    assert limit.filter(record(exporter, "Failed to export %s"))
+    assert not limit.filter(record(exporter, "Failed to export %s"))
+    assert limit.filter(record(exporter, "Transient error %s"))
+    assert all(limit.filter(record("app", "same message")) for _ in range(3))

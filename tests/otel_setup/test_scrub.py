@@ -1,0 +1,90 @@
+"""Secrets are masked in text, attributes, SQL and whole spans."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_setup.export import ScrubbingSpanExporter, scrub_span
+from otel_setup.scrub import REDACTED, sanitize_sql, scrub_attributes, scrub_text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("GET /login?user=ann&password=hunter2", "hunter2"),
+        ("Authorization: Bearer eyJhbGciOi.abc123def", "eyJhbGciOi.abc123def"),
+        ("failed for ann.lee@example.com", "ann.lee@example.com"),
+        ("token=tok_9f8e7d6c5b4a", "tok_9f8e7d6c5b4a"),
+        ('{"api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}', "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+        ("session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJzdWIiOiIxIn0"),
+        ("Cookie: session_id=abc123XYZ", "abc123XYZ"),
+        ("db_password: 's3cr3t'", "s3cr3t"),
+    ],
+)
+def test_scrub_text_removes_the_secret(text: str, secret: str) -> None:
+    assert secret not in scrub_text(text)
+
+
+def test_scrub_text_leaves_ordinary_text_alone() -> None:
+    text = "GET /items/42?page=2&sort=name took 12 ms"
+    assert scrub_text(text) == text
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ("SELECT * FROM users WHERE email = 'ann@example.com'", "SELECT * FROM users WHERE email = ?"),
+    ("UPDATE t SET pw = 'it''s secret', n = 42 WHERE id = -7",
+     "UPDATE t SET pw = ?, n = ? WHERE id = ?"),
+    ("SELECT * FROM t2 WHERE id IN (1, 2, 3)", "SELECT * FROM t2 WHERE id IN (?)"),
+    ("SELECT col1 FROM table2 WHERE x = ? AND y = :name AND z = $1",
+     "SELECT col1 FROM table2 WHERE x = ? AND y = :name AND z = $1"),
+    ("SELECT 1.5e3, 0xFF", "SELECT ?, ?"),
+])  # fmt: skip
+def test_sanitize_sql(statement: str, expected: str) -> None:
+    assert sanitize_sql(statement) == expected
+
+
+def test_scrub_attributes() -> None:
+    assert scrub_attributes({"http.route": "/items/{id}", "n": 3}) is None
+    scrubbed = scrub_attributes(
+        {
+            "db.user.password": "x",
+            "http.request.header.authorization": ("Bearer abc",),
+            "db.statement": "SELECT * FROM u WHERE pw = 'p4ss'",
+            "url.query": "q=1&token=zzz",
+        }
+    )
+    assert scrubbed == {
+        "db.user.password": REDACTED,
+        "http.request.header.authorization": REDACTED,
+        "db.statement": "SELECT * FROM u WHERE pw = ?",
+        "url.query": f"q=1&token={REDACTED}",
+    }
+
+
+def test_exporter_scrubs_attributes_exception_events_and_status() -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ScrubbingSpanExporter(memory)))
+    tracer = provider.get_tracer("test")
+    with pytest.raises(ValueError), tracer.start_as_current_span("login") as span:
+        span.set_attribute("user.email", "ann@example.com")
+        raise ValueError("bad credentials: password=hunter2 for ann@example.com")
+    (exported,) = memory.get_finished_spans()
+    everything = repr(
+        (exported.attributes, [e.attributes for e in exported.events], exported.status.description)
+    )
+    assert "hunter2" not in everything and "ann@example.com" not in everything
+    assert exported.events[0].attributes["exception.type"] == "ValueError"
+
+
+def test_clean_span_is_passed_through_without_copy() -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("test").start_as_current_span("clean") as span:
+        span.set_attribute("http.route", "/items/{id}")
+    (finished,) = memory.get_finished_spans()
+    assert scrub_span(finished) is finished
