@@ -15,17 +15,31 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict, Unpack
 
-__all__ = ["ConfigError", "Protocol", "Settings", "SettingsOptions"]
+from opentelemetry.sdk.trace import sampling
+from opentelemetry.sdk.trace.sampling import Sampler
+
+__all__ = ["CACHE_TIERS", "ConfigError", "Protocol", "Settings", "SettingsOptions"]
 
 Protocol = Literal["grpc", "http/protobuf"]
 _PROTOCOLS: tuple[Protocol, ...] = ("grpc", "http/protobuf")
 _DEFAULT_PORT: Mapping[Protocol, int] = {"grpc": 4317, "http/protobuf": 4318}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DEFAULT_EXCLUDED_PATHS = ("/metrics", "/health", "/")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+#: Cache tiers the helpers and the Redis instrumentation count under.
+CACHE_TIERS = ("L1", "L2", "L3")
+_SAMPLERS: Mapping[str, Callable[[float], Sampler]] = {
+    "always_on": lambda _: sampling.ALWAYS_ON,
+    "always_off": lambda _: sampling.ALWAYS_OFF,
+    "traceidratio": sampling.TraceIdRatioBased,
+    "parentbased_always_on": lambda _: sampling.ParentBased(sampling.ALWAYS_ON),
+    "parentbased_always_off": lambda _: sampling.ParentBased(sampling.ALWAYS_OFF),
+    "parentbased_traceidratio": lambda r: sampling.ParentBased(sampling.TraceIdRatioBased(r)),
+}
 
 
 class ConfigError(ValueError):
@@ -53,13 +67,45 @@ def _parse_pairs(field: str, raw: str) -> dict[str, str]:
     return pairs
 
 
-def _int_in_range(field: str, raw: str | int, low: int, high: int) -> int:
+def _boolean(raw: object, field: str, *, default: bool) -> bool:
+    if raw is None:
+        return default
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(field, raw, "expected true or false")
+
+
+def _number(
+    raw: object, field: str, *, low: float, high: float, default: float, kind: type = float
+) -> float:
+    if raw is None:
+        return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except (TypeError, ValueError):
-        raise ConfigError(field, raw, f"expected a whole number from {low} to {high}") from None
+        raise ConfigError(field, raw, f"expected a number from {low} to {high}") from None
     if not low <= value <= high:
-        raise ConfigError(field, raw, f"expected a whole number from {low} to {high}")
+        raise ConfigError(field, raw, f"expected a number from {low} to {high}")
+    return value
+
+
+def _choice(
+    raw: object,
+    field: str,
+    choices: Sequence[str],
+    default: str,
+    normalise: Callable[[str], str] = str.lower,
+) -> Any:
+    if raw is None:
+        return default
+    value = normalise(str(raw).strip())
+    if value not in choices:
+        raise ConfigError(field, raw, f"expected one of {', '.join(choices)}")
     return value
 
 
@@ -112,6 +158,11 @@ class SettingsOptions(TypedDict, total=False):
     excluded_urls: Sequence[str] | None
     log_level: str | None
     shutdown_timeout_s: float | None
+    traces_sampler: str | None
+    traces_sampler_arg: float | None
+    request_id_header: str | None
+    redis_cache_tier: str | None
+    system_metrics: bool | None
 
 
 @dataclass(frozen=True)
@@ -132,6 +183,15 @@ class Settings:
             ``OTEL_PYTHON_EXCLUDED_URLS``); entries starting with ``/`` mean that exact path.
         log_level: threshold of the JSON log output (``OTELPIPE_LOG_LEVEL``, default INFO).
         shutdown_timeout_s: upper bound of :meth:`Telemetry.shutdown` (``OTELPIPE_SHUTDOWN_TIMEOUT``).
+        traces_sampler: ``OTEL_TRACES_SAMPLER`` (default ``parentbased_always_on``: 100 %;
+            tail sampling in the collector decides what to keep).
+        traces_sampler_arg: ratio for the ``*traceidratio`` samplers (``OTEL_TRACES_SAMPLER_ARG``).
+        request_id_header: header carrying the request id (``OTELPIPE_REQUEST_ID_HEADER``,
+            default ``X-Request-ID``).
+        redis_cache_tier: cache tier Redis reads are counted under (``OTELPIPE_REDIS_CACHE_TIER``,
+            default ``L2``).
+        system_metrics: CPU, memory, disk, thread and fd metrics of host and process
+            (``OTELPIPE_SYSTEM_METRICS``, default true).
         disabled: ``OTEL_SDK_DISABLED=true`` turns every signal off.
     """
 
@@ -146,6 +206,11 @@ class Settings:
     excluded_urls: tuple[str, ...] = tuple(exact_path_pattern(p) for p in _DEFAULT_EXCLUDED_PATHS)
     log_level: str = "INFO"
     shutdown_timeout_s: float = 5.0
+    traces_sampler: str = "parentbased_always_on"
+    traces_sampler_arg: float = 1.0
+    request_id_header: str = "X-Request-ID"
+    redis_cache_tier: str = "L2"
+    system_metrics: bool = True
     disabled: bool = False
 
     @classmethod
@@ -169,70 +234,52 @@ class Settings:
                 options[unknown[0]],  # type: ignore[literal-required]
                 f"unknown option; expected one of {', '.join(SettingsOptions.__annotations__)}",
             )
-        service_name = options.get("service_name")
-        service_version = options.get("service_version")
-        environment = options.get("environment")
-        resource_attributes = options.get("resource_attributes")
-        otlp_endpoint = options.get("otlp_endpoint")
-        otlp_protocol = options.get("otlp_protocol")
-        otlp_headers = options.get("otlp_headers")
-        metric_export_interval_ms = options.get("metric_export_interval_ms")
-        excluded_urls = options.get("excluded_urls")
-        log_level = options.get("log_level")
-        shutdown_timeout_s = options.get("shutdown_timeout_s")
 
-        def pick(arg: Any, var: str) -> tuple[Any, str]:
-            if arg is not None:
-                return arg, var.lower()
-            return env.get(var) or None, var
+        def pick(option: str, *variables: str) -> tuple[Any, str]:
+            """The option's value, else the first set variable's; and the field it came from."""
+            if options.get(option) is not None:
+                return options[option], option  # type: ignore[literal-required]
+            for var in variables:
+                if env.get(var):
+                    return env[var], var
+            return None, variables[0] if variables else option
 
         resource = _parse_pairs("OTEL_RESOURCE_ATTRIBUTES", env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
-        resource.update(resource_attributes or {})
-
-        name, _ = pick(service_name, "OTEL_SERVICE_NAME")
-        name = name or resource.pop("service.name", None)
+        resource.update(options.get("resource_attributes") or {})
+        name = pick("service_name", "OTEL_SERVICE_NAME")[0] or resource.pop("service.name", None)
         if not name or not str(name).strip():
             raise ConfigError(
                 "service_name", name, "a service name is required (argument or OTEL_SERVICE_NAME)"
             )
-        version = service_version or resource.pop("service.version", None)
-        envname = (
-            environment
+        version = options.get("service_version") or resource.pop("service.version", None)
+        environment = (
+            options.get("environment")
             or resource.pop("deployment.environment.name", None)
             or resource.pop("deployment.environment", None)
             or "dev"
         )
 
-        protocol, protocol_field = pick(otlp_protocol, "OTEL_EXPORTER_OTLP_PROTOCOL")
-        protocol = protocol or "grpc"
-        if protocol not in _PROTOCOLS:
-            raise ConfigError(protocol_field, protocol, f"expected one of {', '.join(_PROTOCOLS)}")
-        endpoint, endpoint_field = pick(otlp_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT")
+        protocol = _choice(
+            *pick("otlp_protocol", "OTEL_EXPORTER_OTLP_PROTOCOL"), _PROTOCOLS, "grpc"
+        )
+        endpoint, endpoint_field = pick("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT")
         endpoint = _check_endpoint(
             endpoint_field, endpoint or f"http://localhost:{_DEFAULT_PORT[protocol]}", protocol
         )
-
-        headers = (
-            dict(otlp_headers)
-            if otlp_headers is not None
-            else _parse_pairs(
+        headers = options.get("otlp_headers")
+        if headers is None:
+            headers = _parse_pairs(
                 "OTEL_EXPORTER_OTLP_HEADERS", env.get("OTEL_EXPORTER_OTLP_HEADERS", "")
             )
-        )
 
-        interval, interval_field = pick(metric_export_interval_ms, "OTEL_METRIC_EXPORT_INTERVAL")
-        interval = _int_in_range(
-            interval_field, interval if interval is not None else 10_000, 100, 3_600_000
+        excluded, _ = pick(
+            "excluded_urls", "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"
         )
-
-        if excluded_urls is None:
-            raw = env.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS") or env.get(
-                "OTEL_PYTHON_EXCLUDED_URLS"
-            )
-            excluded_urls = raw.split(",") if raw else list(_DEFAULT_EXCLUDED_PATHS)
+        if isinstance(excluded, str):
+            excluded = excluded.split(",")
         excluded = tuple(
             exact_path_pattern(u) if u.startswith("/") else u
-            for u in (u.strip() for u in excluded_urls)
+            for u in (u.strip() for u in excluded or _DEFAULT_EXCLUDED_PATHS)
             if u
         )
         for pattern in excluded:
@@ -241,34 +288,44 @@ class Settings:
             except re.error as exc:
                 raise ConfigError("excluded_urls", pattern, f"not a valid regex: {exc}") from None
 
-        level, level_field = pick(log_level, "OTELPIPE_LOG_LEVEL")
-        level = str(level or "INFO").upper()
-        if level not in _LOG_LEVELS:
-            raise ConfigError(level_field, level, f"expected one of {', '.join(_LOG_LEVELS)}")
+        header, header_field = pick("request_id_header", "OTELPIPE_REQUEST_ID_HEADER")
+        header = str(header or "X-Request-ID").strip()
+        if not _HEADER_NAME.fullmatch(header):
+            raise ConfigError(header_field, header, "not a valid HTTP header name")
 
-        timeout, timeout_field = pick(shutdown_timeout_s, "OTELPIPE_SHUTDOWN_TIMEOUT")
-        try:
-            timeout = float(timeout if timeout is not None else 5.0)
-        except (TypeError, ValueError):
-            raise ConfigError(timeout_field, timeout, "expected seconds, e.g. 5 or 2.5") from None
-        if not 0 < timeout <= 60:
-            raise ConfigError(timeout_field, timeout, "expected seconds in (0, 60]")
-
-        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
         return cls(
             service_name=str(name).strip(),
             service_version=version,
-            environment=envname,
+            environment=environment,
             resource_attributes=resource,
             otlp_endpoint=endpoint,
             otlp_protocol=protocol,
-            otlp_headers=headers,
-            metric_export_interval_ms=interval,
+            otlp_headers=dict(headers),
+            metric_export_interval_ms=int(
+                _number(*pick("metric_export_interval_ms", "OTEL_METRIC_EXPORT_INTERVAL"),
+                        low=100, high=3_600_000, default=10_000, kind=int)
+            ),
             excluded_urls=excluded,
-            log_level=level,
-            shutdown_timeout_s=timeout,
-            disabled=disabled,
-        )
+            log_level=_choice(*pick("log_level", "OTELPIPE_LOG_LEVEL"), _LOG_LEVELS, "INFO",
+                              normalise=str.upper),
+            shutdown_timeout_s=_number(*pick("shutdown_timeout_s", "OTELPIPE_SHUTDOWN_TIMEOUT"),
+                                       low=0.1, high=60, default=5.0),
+            traces_sampler=_choice(*pick("traces_sampler", "OTEL_TRACES_SAMPLER"),
+                                   tuple(_SAMPLERS), "parentbased_always_on"),
+            traces_sampler_arg=_number(*pick("traces_sampler_arg", "OTEL_TRACES_SAMPLER_ARG"),
+                                       low=0.0, high=1.0, default=1.0),
+            request_id_header=header,
+            redis_cache_tier=_choice(*pick("redis_cache_tier", "OTELPIPE_REDIS_CACHE_TIER"),
+                                     CACHE_TIERS, "L2", normalise=str.upper),
+            system_metrics=_boolean(*pick("system_metrics", "OTELPIPE_SYSTEM_METRICS"),
+                                    default=True),
+            disabled=_boolean(env.get("OTEL_SDK_DISABLED") or None, "OTEL_SDK_DISABLED",
+                              default=False),
+        )  # fmt: skip
+
+    def sampler(self) -> Sampler:
+        """The SDK sampler named by :attr:`traces_sampler`."""
+        return _SAMPLERS[self.traces_sampler](self.traces_sampler_arg)
 
     def describe(self) -> dict[str, Any]:
         """The settings as plain data for debugging, with header values masked."""

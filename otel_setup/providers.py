@@ -2,6 +2,10 @@
 
 Every exporter sits behind the SDK's bounded batch processors/readers, so the
 request path only appends to an in-memory queue; export runs on SDK threads.
+The SDK's own health metrics (``otel.sdk.processor.*.processed`` with
+``error.type="queue_full"``, ``otel.sdk.exporter.*.exported`` with the
+export error) are switched on by handing it the meter provider: dropped
+telemetry is counted, not logged per item.
 """
 
 from __future__ import annotations
@@ -10,24 +14,51 @@ import os
 import platform
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_setup.config import Settings
+from otel_setup.export import ScrubbingSpanExporter
 
-__all__ = ["Providers", "build_providers", "build_resource"]
+__all__ = ["DURATION_BUCKETS_S", "Providers", "build_providers", "build_resource"]
 
 #: Bounded in-process buffers (spans / log records). When full, the SDK drops
 #: new items and counts them instead of blocking the request.
 SPAN_QUEUE_SIZE = 8192
 LOG_QUEUE_SIZE = 8192
 EXPORT_BATCH_SIZE = 512
+
+#: Latency buckets in seconds, dense where the SLO thresholds of the
+#: reference documents sit (25/50/75/100/200/500 ms, 1/2/5 s).
+DURATION_BUCKETS_S = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
+)  # fmt: skip
+
+#: Metric views: fixed buckets, and only low-cardinality attributes kept on the
+#: HTTP duration histograms (no server.address, url.scheme, protocol version).
+_VIEWS = (
+    View(
+        instrument_name="http.server.request.duration",
+        attribute_keys={"http.request.method", "http.route", "http.response.status_code",
+                        "error.type"},
+        aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS_S),
+    ),
+    View(
+        instrument_name="http.client.request.duration",
+        attribute_keys={"http.request.method", "server.address", "peer.service",
+                        "http.response.status_code", "error.type"},
+        aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS_S),
+    ),
+    View(instrument_name="http.server.active_requests", attribute_keys={"http.request.method"}),
+)  # fmt: skip
 
 
 def build_resource(settings: Settings) -> Resource:
@@ -46,29 +77,26 @@ def build_resource(settings: Settings) -> Resource:
     return Resource.create(attributes)
 
 
-def _exporters(settings: Settings) -> tuple[SpanExporter, MetricExporter, LogRecordExporter]:
-    headers = dict(settings.otlp_headers)
-    base = settings.otlp_endpoint
-    if settings.otlp_protocol == "grpc":
+def _otlp_exporter_classes(protocol: str) -> dict[str, type]:
+    if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    return {"traces": OTLPSpanExporter, "metrics": OTLPMetricExporter, "logs": OTLPLogExporter}
 
+
+def _otlp_exporter(settings: Settings, signal: str, **options: Any) -> Any:
+    """The OTLP exporter of ``signal`` (traces, metrics, logs) for the configured protocol."""
+    exporter_class = _otlp_exporter_classes(settings.otlp_protocol)[signal]
+    base, headers = settings.otlp_endpoint, dict(settings.otlp_headers)
+    if settings.otlp_protocol == "grpc":
         insecure = base.startswith("http://")
-        return (
-            OTLPSpanExporter(endpoint=base, insecure=insecure, headers=headers),
-            OTLPMetricExporter(endpoint=base, insecure=insecure, headers=headers),
-            OTLPLogExporter(endpoint=base, insecure=insecure, headers=headers),
-        )
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    return (
-        OTLPSpanExporter(endpoint=f"{base}/v1/traces", headers=headers),
-        OTLPMetricExporter(endpoint=f"{base}/v1/metrics", headers=headers),
-        OTLPLogExporter(endpoint=f"{base}/v1/logs", headers=headers),
-    )
+        return exporter_class(endpoint=base, insecure=insecure, headers=headers, **options)
+    return exporter_class(endpoint=f"{base}/v1/{signal}", headers=headers, **options)
 
 
 @dataclass(frozen=True)
@@ -81,24 +109,37 @@ class Providers:
 def build_providers(settings: Settings) -> Providers:
     """Create the three providers with OTLP exporters behind bounded batch queues."""
     resource = build_resource(settings)
-    span_exporter, metric_exporter, log_exporter = _exporters(settings)
+    reader = PeriodicExportingMetricReader(
+        _otlp_exporter(settings, "metrics"),
+        export_interval_millis=settings.metric_export_interval_ms,
+    )
+    # shutdown_on_exit=False: Telemetry.shutdown() does it, bounded in time, once.
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=[reader], views=_VIEWS, shutdown_on_exit=False
+    )
+    # The trace and log exporters report their own health through the meter provider.
+    span_exporter = _otlp_exporter(settings, "traces", meter_provider=meter_provider)
+    log_exporter = _otlp_exporter(settings, "logs", meter_provider=meter_provider)
 
-    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider = TracerProvider(
+        resource=resource, sampler=settings.sampler(), shutdown_on_exit=False
+    )
     tracer_provider.add_span_processor(
         BatchSpanProcessor(
-            span_exporter, max_queue_size=SPAN_QUEUE_SIZE, max_export_batch_size=EXPORT_BATCH_SIZE
+            ScrubbingSpanExporter(span_exporter),
+            max_queue_size=SPAN_QUEUE_SIZE,
+            max_export_batch_size=EXPORT_BATCH_SIZE,
+            meter_provider=meter_provider,
         )
     )
 
-    reader = PeriodicExportingMetricReader(
-        metric_exporter, export_interval_millis=settings.metric_export_interval_ms
-    )
-    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-
-    logger_provider = LoggerProvider(resource=resource)
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     logger_provider.add_log_record_processor(
         BatchLogRecordProcessor(
-            log_exporter, max_queue_size=LOG_QUEUE_SIZE, max_export_batch_size=EXPORT_BATCH_SIZE
+            log_exporter,
+            max_queue_size=LOG_QUEUE_SIZE,
+            max_export_batch_size=EXPORT_BATCH_SIZE,
+            meter_provider=meter_provider,
         )
     )
     return Providers(tracer_provider, meter_provider, logger_provider)

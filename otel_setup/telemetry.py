@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from typing import Unpack
@@ -13,8 +14,8 @@ from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
 
 from otel_setup.config import Settings, SettingsOptions
+from otel_setup.instrument import instrument_libraries, uninstrument_libraries
 from otel_setup.instrument.fastapi import instrument_fastapi, uninstrument_fastapi
-from otel_setup.instrument.redis import instrument_redis, uninstrument_redis
 from otel_setup.logging import configure_logging
 from otel_setup.providers import Providers, build_providers
 
@@ -68,7 +69,7 @@ class Telemetry:
         worker.join(timeout)
         if self._app is not None:
             uninstrument_fastapi(self._app)
-        uninstrument_redis()
+        uninstrument_libraries()
         logging.getLogger().removeHandler(self._log_handler)
         if worker.is_alive():
             _log.warning(
@@ -100,6 +101,10 @@ def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOption
         ConfigError: a setting is invalid; the message names it and the bad value.
     """
     settings = Settings.resolve(**options)
+    # Stable HTTP semantic conventions (http.route, http.request.method,
+    # http.response.status_code, durations in seconds) for every contrib
+    # instrumentation, unless the process already chose.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     providers = build_providers(settings)
     _set_global_providers(providers)
     log_handler = configure_logging(
@@ -110,7 +115,7 @@ def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOption
     if not settings.disabled:
         if app is not None:
             instrument_fastapi(app, settings, providers)
-        instrument_redis(providers)
+        instrument_libraries(settings, providers)
     telemetry = Telemetry(settings, providers, app, log_handler)
     atexit.register(telemetry.shutdown)
     return telemetry

@@ -1,1 +1,115 @@
-"""Wiring of the OTel contrib instrumentations, one module per library."""
+"""Library instrumentation: which contrib instrumentors run, with which options.
+
+The list :data:`LIBRARIES` is the configuration: one entry per library, each
+instrumented only when that library is importable. FastAPI is separate
+(:mod:`otel_setup.instrument.fastapi`): it instruments one app, not a library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from otel_setup.config import Settings
+from otel_setup.instrument.httpx import httpx_async_request_hook, httpx_request_hook
+from otel_setup.instrument.redis import redis_response_hook
+from otel_setup.instrument.system import SYSTEM_METRICS
+from otel_setup.providers import Providers
+
+__all__ = ["LIBRARIES", "Library", "instrument_libraries", "uninstrument_libraries"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Library:
+    """One contrib instrumentor.
+
+    Attributes:
+        requires: module that must be importable (the instrumented library).
+        instrumentor: ``"module:Class"`` of the contrib instrumentor.
+        options: keyword arguments of ``instrument()``, from settings and providers.
+        constructor: keyword arguments of the instrumentor's constructor.
+        enabled: whether the settings switch it on.
+        unless: skip it when this module is importable (an instrumentation
+            that already covers the same calls: one query, one span).
+    """
+
+    requires: str
+    instrumentor: str
+    options: Callable[[Settings, Providers], dict[str, Any]]
+    constructor: dict[str, Any] | None = None
+    enabled: Callable[[Settings], bool] = lambda _settings: True
+    unless: str | None = None
+
+    def load(self) -> Any:
+        module, _, name = self.instrumentor.partition(":")
+        return getattr(importlib.import_module(module), name)(**(self.constructor or {}))
+
+
+def _traces(_settings: Settings, providers: Providers) -> dict[str, Any]:
+    return {"tracer_provider": providers.tracer_provider}
+
+
+def _traces_and_metrics(_settings: Settings, providers: Providers) -> dict[str, Any]:
+    return {"tracer_provider": providers.tracer_provider,
+            "meter_provider": providers.meter_provider}  # fmt: skip
+
+
+LIBRARIES: tuple[Library, ...] = (
+    Library("redis", "opentelemetry.instrumentation.redis:RedisInstrumentor",
+            lambda s, p: {**_traces(s, p), "response_hook": redis_response_hook(s.redis_cache_tier)}),
+    Library("sqlalchemy", "opentelemetry.instrumentation.sqlalchemy:SQLAlchemyInstrumentor",
+            _traces_and_metrics),
+    # SQLAlchemy's sqlite dialect calls sqlite3 underneath: trace one layer, not both.
+    Library("sqlite3", "opentelemetry.instrumentation.sqlite3:SQLite3Instrumentor", _traces,
+            unless="sqlalchemy"),
+    Library("httpx", "opentelemetry.instrumentation.httpx:HTTPXClientInstrumentor",
+            lambda s, p: {**_traces_and_metrics(s, p), "request_hook": httpx_request_hook,
+                          "async_request_hook": httpx_async_request_hook}),
+    Library("psutil", "opentelemetry.instrumentation.system_metrics:SystemMetricsInstrumentor",
+            lambda _s, p: {"meter_provider": p.meter_provider},
+            constructor={"config": SYSTEM_METRICS}, enabled=lambda s: s.system_metrics),
+)  # fmt: skip
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _available(library: Library) -> bool:
+    return _importable(library.requires) and not (
+        library.unless is not None and _importable(library.unless)
+    )
+
+
+def instrument_libraries(settings: Settings, providers: Providers) -> list[str]:
+    """Instrument every available, enabled library; return their names.
+
+    An instrumentor that fails is logged and skipped: telemetry must never
+    stop the service from starting.
+    """
+    done = []
+    for library in LIBRARIES:
+        if not (library.enabled(settings) and _available(library)):
+            continue
+        try:
+            instrumentor = library.load()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(**library.options(settings, providers))
+            done.append(library.requires)
+        except Exception:  # a broken instrumentation must not break the service
+            _log.exception("could not instrument %s; continuing without it", library.requires)
+    return done
+
+
+def uninstrument_libraries() -> None:
+    for library in LIBRARIES:
+        if _importable(library.requires):
+            instrumentor = library.load()
+            if instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.uninstrument()

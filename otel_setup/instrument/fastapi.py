@@ -1,36 +1,75 @@
-"""FastAPI server spans and HTTP server metrics (contrib ``FastAPIInstrumentor``)."""
+"""FastAPI server spans and HTTP server metrics (contrib ``FastAPIInstrumentor``), plus:
+
+* the request id (:mod:`otel_setup.request_id`) on the span, the response and the logs;
+* a bounded route template for requests that matched no route (:mod:`otel_setup.routes`),
+  so a 404 is named ``GET /users/{id}`` rather than ``GET`` and never adds unbounded labels.
+"""
 
 from __future__ import annotations
 
-import os
+import types
+from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.trace import Span
 
 from otel_setup.config import Settings
+from otel_setup.instruments import CATEGORY
 from otel_setup.providers import Providers
+from otel_setup.request_id import RequestIdMiddleware, request_id_from_scope
+from otel_setup.routes import UnmatchedRoutes
 
 __all__ = ["instrument_fastapi", "uninstrument_fastapi"]
+
+_ORIGINAL_STACK = "_otelpipe_original_build_middleware_stack"
+
+
+def _server_request_hook(unmatched: UnmatchedRoutes) -> Any:
+    def hook(span: Span, scope: dict[str, Any]) -> None:
+        if not span.is_recording() or scope.get("type") != "http":
+            return
+        span.set_attribute(CATEGORY, "http")
+        request_id = request_id_from_scope(scope)
+        if request_id:
+            span.set_attribute("request.id", request_id)
+        if "http.route" not in (span.attributes or {}):  # type: ignore[attr-defined]
+            route = unmatched(scope.get("path", "/"))
+            span.set_attribute("http.route", route)
+            span.update_name(f"{scope.get('method', 'HTTP')} {route}")
+
+    return hook
 
 
 def instrument_fastapi(app: FastAPI, settings: Settings, providers: Providers) -> None:
     """Trace every request of ``app`` and record ``http.server.request.duration``.
 
-    Uses the stable HTTP semantic conventions (``http.route``,
-    ``http.request.method``, ``http.response.status_code``; duration in
-    seconds) unless the process already chose with ``OTEL_SEMCONV_STABILITY_OPT_IN``.
     The per-request ASGI ``receive``/``send`` spans are left out: they double
     the span count and say nothing a user looks for.
     """
-    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=providers.tracer_provider,
         meter_provider=providers.meter_provider,
         excluded_urls=",".join(settings.excluded_urls),
         exclude_spans=["receive", "send"],
+        server_request_hook=_server_request_hook(UnmatchedRoutes()),
     )
+    # Outermost, around the instrumentor's own stack, so that every response —
+    # the 500 page of an unhandled exception included — carries the request id.
+    instrumented_stack = app.build_middleware_stack
+    header = settings.request_id_header
+
+    def build_middleware_stack(self: FastAPI) -> Any:
+        return RequestIdMiddleware(instrumented_stack(), header=header)
+
+    setattr(app, _ORIGINAL_STACK, instrumented_stack)
+    app.build_middleware_stack = types.MethodType(build_middleware_stack, app)  # type: ignore[method-assign]
 
 
 def uninstrument_fastapi(app: FastAPI) -> None:
+    original = getattr(app, _ORIGINAL_STACK, None)
+    if original is not None:
+        app.build_middleware_stack = original  # type: ignore[method-assign]
+        delattr(app, _ORIGINAL_STACK)
     FastAPIInstrumentor.uninstrument_app(app)
