@@ -37,6 +37,7 @@ from otel_setup.scrub import scrub_attributes
 __all__ = [
     "AddService",
     "ExportToOTel",
+    "JsonLinesHandler",
     "OncePerInterval",
     "add_trace_context",
     "configure_logging",
@@ -138,10 +139,14 @@ class ExportToOTel:
     __slots__ = ("_logger",)
 
     def __init__(self, logger: Logger) -> None:
-        self._logger = logger
+        self._logger: Logger | None = logger
+
+    def close(self) -> None:
+        """Stop exporting (at telemetry shutdown); the JSON lines go on."""
+        self._logger = None
 
     def __call__(self, _logger: Any, method: str, event_dict: EventDict) -> EventDict:
-        if str(event_dict.get("logger", "")).startswith("opentelemetry"):
+        if self._logger is None or str(event_dict.get("logger", "")).startswith("opentelemetry"):
             return event_dict
         level = str(event_dict.get("level", method)).lower()
         self._logger.emit(
@@ -159,14 +164,20 @@ class ExportToOTel:
         return event_dict
 
 
+class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root handler :func:`configure_logging` installs (one at a time)."""
+
+
 def configure_logging(
     *,
     service: str,
     logger_provider: LoggerProvider | None,
     level: str = "INFO",
     stream: TextIO | None = None,
-) -> logging.Handler:
+) -> ExportToOTel | None:
     """Route structlog and stdlib logging through one JSON + OTel chain.
+
+    Calling it again replaces the previous configuration.
 
     Args:
         service: value of the ``service`` field.
@@ -175,7 +186,7 @@ def configure_logging(
         stream: where JSON lines go (default ``sys.stdout``).
 
     Returns:
-        The root-logger handler installed (removed again on shutdown).
+        The OTel export step (to :meth:`~ExportToOTel.close` at shutdown), if any.
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -187,10 +198,12 @@ def configure_logging(
         structlog.processors.format_exc_info,
         scrub_secrets,
     ]
+    exporter = None
     if logger_provider is not None:
-        shared.append(ExportToOTel(logger_provider.get_logger("otel_setup.logging")))
+        exporter = ExportToOTel(logger_provider.get_logger("otel_setup.logging"))
+        shared.append(exporter)
 
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = JsonLinesHandler(stream or sys.stdout)
     handler.addFilter(OncePerInterval())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -202,14 +215,19 @@ def configure_logging(
         )
     )
     root = logging.getLogger()
+    for previous in [h for h in root.handlers if isinstance(h, JsonLinesHandler)]:
+        root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(level)
     # Servers such as uvicorn give their loggers handlers of their own (plain
     # text, no trace ids); send those records through the root chain instead.
+    # A logger the server switched off (no handler, no propagation, as
+    # uvicorn --no-access-log does) stays off.
     for name in _SERVER_LOGGERS:
         server_logger = logging.getLogger(name)
-        server_logger.handlers.clear()
-        server_logger.propagate = True
+        if server_logger.handlers:
+            server_logger.handlers.clear()
+            server_logger.propagate = True
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
@@ -218,6 +236,8 @@ def configure_logging(
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Not cached: a logger first used before setup_telemetry (at import
+        # time, say) must still pick up this configuration.
+        cache_logger_on_first_use=False,
     )
-    return handler
+    return exporter

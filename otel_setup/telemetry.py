@@ -16,7 +16,7 @@ from opentelemetry._logs import set_logger_provider
 from otel_setup.config import Settings, SettingsOptions
 from otel_setup.instrument import instrument_libraries, uninstrument_libraries
 from otel_setup.instrument.fastapi import instrument_fastapi, uninstrument_fastapi
-from otel_setup.logging import configure_logging
+from otel_setup.logging import ExportToOTel, configure_logging
 from otel_setup.providers import Providers, build_providers
 
 __all__ = ["Telemetry", "setup_telemetry"]
@@ -37,12 +37,12 @@ class Telemetry:
         settings: Settings,
         providers: Providers,
         app: FastAPI | None,
-        log_handler: logging.Handler,
+        log_exporter: ExportToOTel | None,
     ) -> None:
         self.settings = settings
         self.providers = providers
         self._app = app
-        self._log_handler = log_handler
+        self._log_exporter = log_exporter
         self._lock = threading.Lock()
         self._shut_down = False
 
@@ -62,6 +62,8 @@ class Telemetry:
             self._shut_down = True
         timeout = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
         started = time.monotonic()
+        if self._log_exporter is not None:
+            self._log_exporter.close()  # the JSON lines on stdout go on
         worker = threading.Thread(
             target=self._shutdown_providers, name="otel-shutdown", daemon=True
         )
@@ -70,7 +72,6 @@ class Telemetry:
         if self._app is not None:
             uninstrument_fastapi(self._app)
         uninstrument_libraries()
-        logging.getLogger().removeHandler(self._log_handler)
         if worker.is_alive():
             _log.warning(
                 "telemetry shutdown gave up after %.1fs; unsent data is dropped",
@@ -107,7 +108,7 @@ def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOption
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     providers = build_providers(settings)
     _set_global_providers(providers)
-    log_handler = configure_logging(
+    log_exporter = configure_logging(
         service=settings.service_name,
         logger_provider=None if settings.disabled else providers.logger_provider,
         level=settings.log_level,
@@ -116,9 +117,31 @@ def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOption
         if app is not None:
             instrument_fastapi(app, settings, providers)
         instrument_libraries(settings, providers)
-    telemetry = Telemetry(settings, providers, app, log_handler)
+    telemetry = Telemetry(settings, providers, app, log_exporter)
     atexit.register(telemetry.shutdown)
+    _warn_in_forked_children(telemetry, os.getpid())
     return telemetry
+
+
+def _warn_in_forked_children(telemetry: Telemetry, setup_pid: int) -> None:
+    """Say so, in each child, when the process forks after setup (``gunicorn --preload``).
+
+    A forked worker inherits the parent's meter state and resource, so every
+    worker would report the same ``service.instance.id`` and their counters
+    would overwrite each other. Spawned workers (``uvicorn --workers``) and
+    gunicorn without ``--preload`` import the app, and so call
+    ``setup_telemetry``, in each worker: nothing to warn about there.
+    """
+
+    def after_in_child() -> None:
+        if telemetry._shut_down:
+            return
+        _log.warning(
+            "setup_telemetry ran in process %d before this worker (%d) was forked; the "
+            "workers' metrics would collide. Run gunicorn without --preload, or call "
+            "setup_telemetry in its post_fork hook.", setup_pid, os.getpid())  # fmt: skip
+
+    os.register_at_fork(after_in_child=after_in_child)
 
 
 def _set_global_providers(providers: Providers) -> None:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -63,6 +63,12 @@ def service_env(settings: stack.StackSettings, service: str) -> dict[str, str]:
     }
 
 
+def _bind_options(server: str, host: str, port: int) -> list[str]:
+    if server == "gunicorn":
+        return ["--bind", f"{host}:{port}"]
+    return ["--host", host, "--port", str(port), "--no-access-log"]
+
+
 def start_service(
     settings: stack.StackSettings,
     *,
@@ -70,9 +76,14 @@ def start_service(
     service: str,
     port: int,
     extra_env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    server: Sequence[str] = ("uvicorn",),
     ready_timeout_s: float = 30.0,
 ) -> ServiceProcess:
-    """Run ``app`` under uvicorn on ``port``, its JSON logs in ``<home>/logs/<service>.log``.
+    """Run ``app`` on ``port``, its JSON logs in ``<home>/logs/<service>.log``.
+
+    ``server`` is the module to run and its own options: uvicorn by default,
+    or e.g. ``("gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--preload")``.
 
     Raises:
         stack.StackError: the port is taken, or the service did not answer ``/health`` in time.
@@ -88,13 +99,11 @@ def start_service(
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
+                *server,
                 app,
-                "--host",
-                settings.host,
-                "--port",
-                str(port),
-                "--no-access-log",
+                *_bind_options(server[0], settings.host, port),
+                "--workers",
+                str(workers),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

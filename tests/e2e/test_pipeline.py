@@ -133,3 +133,18 @@ def test_service_stdout_is_json_lines_with_trace_ids(gateway: ServiceProcess, se
     for line in served_lines:
         assert len(line["trace_id"]) == 32 and len(line["span_id"]) == 16
         assert line["service"] == gateway.name and line["level"] == "info"
+
+
+def test_redis_cache_hits_and_misses_reach_prometheus(
+    stack_settings: stack.StackSettings, gateway: ServiceProcess, served: list
+) -> None:
+    url = stack_settings.url("prometheus")
+
+    def counts() -> dict[str, float]:
+        vector = prometheus_query(
+            url, f'otelpipe_cache_requests_total{{service_name="{gateway.name}", cache_tier="L2"}}'
+        )
+        return {s["metric"]["cache_result"]: float(s["value"][1]) for s in vector}
+
+    found = eventually(lambda: counts().get("hit", 0) >= 1 and counts(), what="cache counts")
+    assert found["hit"] >= 1 and found["miss"] >= 2  # 7 (miss), 7 (hit), 8 (miss)

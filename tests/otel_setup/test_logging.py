@@ -11,15 +11,17 @@ import pytest
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_setup.logging import OncePerInterval, configure_logging
+from otel_setup.logging import JsonLinesHandler, OncePerInterval, configure_logging
 
 
 @pytest.fixture
 def lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
-    handler = configure_logging(service="orders", logger_provider=None, stream=stream)
+    configure_logging(service="orders", logger_provider=None, stream=stream)
     yield stream
-    logging.getLogger().removeHandler(handler)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, JsonLinesHandler)]:
+        root.removeHandler(handler)
 
 
 def _records(stream: io.StringIO) -> list[dict]:
