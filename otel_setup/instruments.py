@@ -18,6 +18,8 @@ __all__ = ["CATEGORY", "Instruments", "instruments"]
 
 #: Span attribute naming the kind of operation; the processors classify by it.
 CATEGORY = "otelpipe.category"
+#: Jobs and queue waits run longer than requests.
+_LONG_DURATIONS_S = (*DURATION_BUCKETS_S, 30.0, 60.0, 300.0)
 
 
 class Instruments:

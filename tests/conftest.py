@@ -8,6 +8,8 @@ then keeps them global and wires its instrumentations to its own providers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -15,6 +17,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests import support
 
 GLOBAL_SPANS = InMemorySpanExporter()
 GLOBAL_METRICS = InMemoryMetricReader()
@@ -35,3 +39,10 @@ def global_spans() -> InMemorySpanExporter:
 @pytest.fixture
 def global_metrics() -> InMemoryMetricReader:
     return GLOBAL_METRICS
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """URL of an endpoint that accepts connections and never answers."""
+    with support.black_hole() as url:
+        yield url

@@ -9,7 +9,6 @@ tests fail — a missing backend is never a skip.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -20,12 +19,7 @@ import pytest
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.stack.settings import PORT_DEFAULTS
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support import free_port
 
 
 def _progress(message: str) -> None:
@@ -45,7 +39,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.S
         "OTELPIPE_SPANMETRICS_FLUSH_INTERVAL": "2s",
         "OTELPIPE_TAIL_SAMPLING_DECISION_WAIT": "1s",
     }
-    env.update({f"OTELPIPE_{name.upper()}_PORT": str(_free_port()) for name in PORT_DEFAULTS})
+    env.update({f"OTELPIPE_{name.upper()}_PORT": str(free_port()) for name in PORT_DEFAULTS})
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     settings = stack.StackSettings.from_env()
@@ -69,7 +63,7 @@ def gateway(stack_settings: stack.StackSettings) -> Iterator[ServiceProcess]:
     """The demo gateway under a service name unique to this test session."""
     service = f"gateway-e2e-{uuid.uuid4().hex[:8]}"
     try:
-        running = start_service(stack_settings, app=GATEWAY_APP, service=service, port=_free_port())
+        running = start_service(stack_settings, app=GATEWAY_APP, service=service, port=free_port())
     except stack.StackError as exc:
         pytest.fail(f"the demo gateway could not start: {exc}", pytrace=False)
     yield running

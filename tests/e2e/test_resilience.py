@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, start_service
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 REQUESTS = 300
-
-
-@pytest.fixture
-def black_hole() -> Iterator[str]:
-    """Accepts connections, never answers: the worst kind of broken collector."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
-    for conn in held:
-        conn.close()
 
 
 @pytest.mark.parametrize("collector", ["dead", "black_hole"])
@@ -43,11 +21,8 @@ def test_service_serves_every_request_and_logs_no_spam(
     stack_settings: stack.StackSettings, black_hole: str, collector: str
 ) -> None:
     endpoint = black_hole if collector == "black_hole" else "http://127.0.0.1:9"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     service = start_service(
-        stack_settings, app=GATEWAY_APP, port=port, service=f"resilience-{uuid.uuid4().hex[:8]}",
+        stack_settings, app=GATEWAY_APP, port=free_port(), service=f"resilience-{uuid.uuid4().hex[:8]}",
         extra_env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_METRIC_EXPORT_INTERVAL": "500",
                    "OTELPIPE_SHUTDOWN_TIMEOUT": "2"})  # fmt: skip
     try:

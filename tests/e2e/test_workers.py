@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,18 +13,13 @@ from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.queries import prometheus_query
 from tests.e2e.test_pipeline import eventually
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 REQUESTS = 60
 
 
 GUNICORN = ("gunicorn", "-k", "uvicorn_worker.UvicornWorker")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(params=[("uvicorn",), GUNICORN], ids=["uvicorn", "gunicorn"])
@@ -35,7 +29,7 @@ def two_workers(
     service = start_service(
         stack_settings,
         app=GATEWAY_APP,
-        port=_free_port(),
+        port=free_port(),
         workers=2,
         server=request.param,
         service=f"workers-e2e-{uuid.uuid4().hex[:8]}",
@@ -48,7 +42,7 @@ def test_gunicorn_preload_is_called_out_in_each_worker(stack_settings: stack.Sta
     service = start_service(
         stack_settings,
         app=GATEWAY_APP,
-        port=_free_port(),
+        port=free_port(),
         workers=2,
         server=(*GUNICORN, "--preload"),
         service=f"preload-e2e-{uuid.uuid4().hex[:8]}",

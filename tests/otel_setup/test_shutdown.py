@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import structlog
 from fastapi import FastAPI
 
 from otel_setup import setup_telemetry
-
-
-@pytest.fixture
-def black_hole() -> Iterator[str]:
-    """A TCP endpoint that accepts connections and never sends a byte."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
-    for conn in accepted:
-        conn.close()
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])

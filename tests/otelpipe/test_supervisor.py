@@ -16,18 +16,13 @@ import pytest
 from otelpipe.stack.components import Component, http_ok
 from otelpipe.stack.settings import StackSettings
 from otelpipe.stack.supervisor import StackError, start_component, stop_component
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support import free_port
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> StackSettings:
     settings = StackSettings.from_env(
-        {"OTELPIPE_HOME": str(tmp_path), "OTELPIPE_REDIS_PORT": str(_free_port())}
+        {"OTELPIPE_HOME": str(tmp_path), "OTELPIPE_REDIS_PORT": str(free_port())}
     )
     for directory in (settings.logs_dir, settings.run_dir):
         directory.mkdir(parents=True)
