@@ -163,6 +163,12 @@ class SettingsOptions(TypedDict, total=False):
     request_id_header: str | None
     redis_cache_tier: str | None
     system_metrics: bool | None
+    performance: bool | None
+    performance_api: bool | None
+    targets_file: str | None
+    slow_query_threshold_s: float | None
+    slow_query_critical_s: float | None
+    slow_query_log: str | None
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,15 @@ class Settings:
             default ``L2``).
         system_metrics: CPU, memory, disk, thread and fd metrics of host and process
             (``OTELPIPE_SYSTEM_METRICS``, default true).
+        performance: run the grading and slow-query span processors (``OTELPIPE_PERFORMANCE``,
+            default true).
+        performance_api: mount ``/api/v1/performance`` on the app (``OTELPIPE_PERFORMANCE_API``,
+            default true; needs ``performance``).
+        targets_file: PRD targets YAML (``OTELPIPE_TARGETS_FILE``, default: the shipped one).
+        slow_query_threshold_s: slow-query threshold (``OTELPIPE_SLOW_QUERY_THRESHOLD``, default 1).
+        slow_query_critical_s: critical threshold (``OTELPIPE_SLOW_QUERY_CRITICAL``, default 5).
+        slow_query_log: the slow-query JSON-lines file (``OTELPIPE_SLOW_QUERY_LOG``,
+            default ``logs/slow_queries.jsonl``).
         disabled: ``OTEL_SDK_DISABLED=true`` turns every signal off.
     """
 
@@ -211,6 +226,12 @@ class Settings:
     request_id_header: str = "X-Request-ID"
     redis_cache_tier: str = "L2"
     system_metrics: bool = True
+    performance: bool = True
+    performance_api: bool = True
+    targets_file: str | None = None
+    slow_query_threshold_s: float = 1.0
+    slow_query_critical_s: float = 5.0
+    slow_query_log: str = "logs/slow_queries.jsonl"
     disabled: bool = False
 
     @classmethod
@@ -293,6 +314,19 @@ class Settings:
         if not _HEADER_NAME.fullmatch(header):
             raise ConfigError(header_field, header, "not a valid HTTP header name")
 
+        slow = _number(
+            *pick("slow_query_threshold_s", "OTELPIPE_SLOW_QUERY_THRESHOLD"),
+            low=0.001,
+            high=3600,
+            default=1.0,
+        )
+        critical, critical_field = pick("slow_query_critical_s", "OTELPIPE_SLOW_QUERY_CRITICAL")
+        critical = _number(critical, critical_field, low=0.001, high=3600, default=5.0)
+        if critical <= slow:
+            raise ConfigError(
+                critical_field, critical, f"must be above the slow-query threshold ({slow:g} s)"
+            )
+
         return cls(
             service_name=str(name).strip(),
             service_version=version,
@@ -302,26 +336,58 @@ class Settings:
             otlp_protocol=protocol,
             otlp_headers=dict(headers),
             metric_export_interval_ms=int(
-                _number(*pick("metric_export_interval_ms", "OTEL_METRIC_EXPORT_INTERVAL"),
-                        low=100, high=3_600_000, default=10_000, kind=int)
+                _number(
+                    *pick("metric_export_interval_ms", "OTEL_METRIC_EXPORT_INTERVAL"),
+                    low=100,
+                    high=3_600_000,
+                    default=10_000,
+                    kind=int,
+                )
             ),
             excluded_urls=excluded,
-            log_level=_choice(*pick("log_level", "OTELPIPE_LOG_LEVEL"), _LOG_LEVELS, "INFO",
-                              normalise=str.upper),
-            shutdown_timeout_s=_number(*pick("shutdown_timeout_s", "OTELPIPE_SHUTDOWN_TIMEOUT"),
-                                       low=0.1, high=60, default=5.0),
-            traces_sampler=_choice(*pick("traces_sampler", "OTEL_TRACES_SAMPLER"),
-                                   tuple(_SAMPLERS), "parentbased_always_on"),
-            traces_sampler_arg=_number(*pick("traces_sampler_arg", "OTEL_TRACES_SAMPLER_ARG"),
-                                       low=0.0, high=1.0, default=1.0),
+            log_level=_choice(
+                *pick("log_level", "OTELPIPE_LOG_LEVEL"), _LOG_LEVELS, "INFO", normalise=str.upper
+            ),
+            shutdown_timeout_s=_number(
+                *pick("shutdown_timeout_s", "OTELPIPE_SHUTDOWN_TIMEOUT"),
+                low=0.1,
+                high=60,
+                default=5.0,
+            ),
+            traces_sampler=_choice(
+                *pick("traces_sampler", "OTEL_TRACES_SAMPLER"),
+                tuple(_SAMPLERS),
+                "parentbased_always_on",
+            ),
+            traces_sampler_arg=_number(
+                *pick("traces_sampler_arg", "OTEL_TRACES_SAMPLER_ARG"),
+                low=0.0,
+                high=1.0,
+                default=1.0,
+            ),
             request_id_header=header,
-            redis_cache_tier=_choice(*pick("redis_cache_tier", "OTELPIPE_REDIS_CACHE_TIER"),
-                                     CACHE_TIERS, "L2", normalise=str.upper),
-            system_metrics=_boolean(*pick("system_metrics", "OTELPIPE_SYSTEM_METRICS"),
-                                    default=True),
-            disabled=_boolean(env.get("OTEL_SDK_DISABLED") or None, "OTEL_SDK_DISABLED",
-                              default=False),
-        )  # fmt: skip
+            redis_cache_tier=_choice(
+                *pick("redis_cache_tier", "OTELPIPE_REDIS_CACHE_TIER"),
+                CACHE_TIERS,
+                "L2",
+                normalise=str.upper,
+            ),
+            system_metrics=_boolean(
+                *pick("system_metrics", "OTELPIPE_SYSTEM_METRICS"), default=True
+            ),
+            performance=_boolean(*pick("performance", "OTELPIPE_PERFORMANCE"), default=True),
+            performance_api=_boolean(
+                *pick("performance_api", "OTELPIPE_PERFORMANCE_API"), default=True
+            ),
+            targets_file=pick("targets_file", "OTELPIPE_TARGETS_FILE")[0],
+            slow_query_threshold_s=slow,
+            slow_query_critical_s=critical,
+            slow_query_log=pick("slow_query_log", "OTELPIPE_SLOW_QUERY_LOG")[0]
+            or "logs/slow_queries.jsonl",
+            disabled=_boolean(
+                env.get("OTEL_SDK_DISABLED") or None, "OTEL_SDK_DISABLED", default=False
+            ),
+        )
 
     def sampler(self) -> Sampler:
         """The SDK sampler named by :attr:`traces_sampler`."""

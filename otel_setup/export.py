@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
 
-from otel_setup.scrub import scrub_attributes, scrub_text
+from processors.scrub import scrub_attributes, scrub_text
 
 __all__ = ["ScrubbingSpanExporter", "scrub_span"]
 

@@ -13,11 +13,12 @@ from opentelemetry import metrics
 from opentelemetry.metrics import Meter
 
 from otel_setup.providers import DURATION_BUCKETS_S
+from processors.classify import CATEGORY_ATTRIBUTE
 
 __all__ = ["CATEGORY", "Instruments", "instruments"]
 
 #: Span attribute naming the kind of operation; the processors classify by it.
-CATEGORY = "otelpipe.category"
+CATEGORY = CATEGORY_ATTRIBUTE
 #: Jobs and queue waits run longer than requests.
 _LONG_DURATIONS_S = (*DURATION_BUCKETS_S, 30.0, 60.0, 300.0)
 
@@ -55,8 +56,10 @@ class Instruments:
             explicit_bucket_boundaries_advisory=(*DURATION_BUCKETS_S, 30.0, 60.0, 300.0),
         )
         self.pool_connections = meter.create_up_down_counter(
-            "otelpipe.pool.connections.active", unit="{connection}",
-            description="Connections currently checked out of a pool.")  # fmt: skip
+            "otelpipe.pool.connections.active",
+            unit="{connection}",
+            description="Connections currently checked out of a pool.",
+        )
 
 
 _instruments: Instruments | None = None

@@ -32,7 +32,7 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 
-from otel_setup.scrub import scrub_attributes
+from processors.scrub import scrub_attributes
 
 __all__ = [
     "AddService",

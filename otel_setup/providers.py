@@ -39,26 +39,48 @@ EXPORT_BATCH_SIZE = 512
 #: Latency buckets in seconds, dense where the SLO thresholds of the
 #: reference documents sit (25/50/75/100/200/500 ms, 1/2/5 s).
 DURATION_BUCKETS_S = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
-)  # fmt: skip
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+)
 
 #: Metric views: fixed buckets, and only low-cardinality attributes kept on the
 #: HTTP duration histograms (no server.address, url.scheme, protocol version).
 _VIEWS = (
     View(
         instrument_name="http.server.request.duration",
-        attribute_keys={"http.request.method", "http.route", "http.response.status_code",
-                        "error.type"},
+        attribute_keys={
+            "http.request.method",
+            "http.route",
+            "http.response.status_code",
+            "error.type",
+        },
         aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS_S),
     ),
     View(
         instrument_name="http.client.request.duration",
-        attribute_keys={"http.request.method", "server.address", "peer.service",
-                        "http.response.status_code", "error.type"},
+        attribute_keys={
+            "http.request.method",
+            "server.address",
+            "peer.service",
+            "http.response.status_code",
+            "error.type",
+        },
         aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS_S),
     ),
     View(instrument_name="http.server.active_requests", attribute_keys={"http.request.method"}),
-)  # fmt: skip
+)
 
 
 def build_resource(settings: Settings) -> Resource:

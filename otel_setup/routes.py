@@ -27,10 +27,14 @@ _MAX_SEGMENT_LENGTH = 40
 
 _RULES = (
     (re.compile(r"\d+"), "{id}"),
-    (re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"),
-     "{uuid}"),
+    (
+        re.compile(
+            r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+        ),
+        "{uuid}",
+    ),
     (re.compile(r"[0-9a-fA-F]{16,}|(?=[^/]*\d)[A-Za-z0-9_~+=-]{20,}"), "{token}"),
-)  # fmt: skip
+)
 _PRINTABLE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%-]+")
 
 

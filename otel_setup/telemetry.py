@@ -17,6 +17,7 @@ from otel_setup.config import Settings, SettingsOptions
 from otel_setup.instrument import instrument_libraries, uninstrument_libraries
 from otel_setup.instrument.fastapi import instrument_fastapi, uninstrument_fastapi
 from otel_setup.logging import ExportToOTel, configure_logging
+from otel_setup.performance import Performance, install_performance
 from otel_setup.providers import Providers, build_providers
 
 __all__ = ["Telemetry", "setup_telemetry"]
@@ -30,6 +31,9 @@ class Telemetry:
     Attributes:
         settings: the resolved settings (``print(telemetry.settings.describe())`` to debug).
         providers: the tracer, meter and logger providers, for manual instrumentation.
+        performance: the grading and slow-query processors (``None`` when disabled):
+            ``telemetry.performance.grading.subscribe(callback)`` to hear of alerts,
+            ``telemetry.performance.slow_queries.on_critical(callback)`` of critical queries.
     """
 
     def __init__(
@@ -38,11 +42,13 @@ class Telemetry:
         providers: Providers,
         app: FastAPI | None,
         log_exporter: ExportToOTel | None,
+        performance: Performance | None = None,
     ) -> None:
         self.settings = settings
         self.providers = providers
         self._app = app
         self._log_exporter = log_exporter
+        self.performance = performance
         self._lock = threading.Lock()
         self._shut_down = False
 
@@ -113,11 +119,14 @@ def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOption
         logger_provider=None if settings.disabled else providers.logger_provider,
         level=settings.log_level,
     )
+    performance = None
     if not settings.disabled:
+        if settings.performance:
+            performance = install_performance(settings, providers, app)
         if app is not None:
             instrument_fastapi(app, settings, providers)
         instrument_libraries(settings, providers)
-    telemetry = Telemetry(settings, providers, app, log_exporter)
+    telemetry = Telemetry(settings, providers, app, log_exporter, performance)
     atexit.register(telemetry.shutdown)
     _warn_in_forked_children(telemetry, os.getpid())
     return telemetry
@@ -139,7 +148,10 @@ def _warn_in_forked_children(telemetry: Telemetry, setup_pid: int) -> None:
         _log.warning(
             "setup_telemetry ran in process %d before this worker (%d) was forked; the "
             "workers' metrics would collide. Run gunicorn without --preload, or call "
-            "setup_telemetry in its post_fork hook.", setup_pid, os.getpid())  # fmt: skip
+            "setup_telemetry in its post_fork hook.",
+            setup_pid,
+            os.getpid(),
+        )
 
     os.register_at_fork(after_in_child=after_in_child)
 

@@ -54,8 +54,17 @@ class Operation:
     Re-usable: every ``with`` block or decorated call opens its own span.
     """
 
-    __slots__ = ("_finish", "_kind", "_name", "_scope", "_start", "_started", "attributes", "hit",
-                 "span")  # fmt: skip
+    __slots__ = (
+        "_finish",
+        "_kind",
+        "_name",
+        "_scope",
+        "_start",
+        "_started",
+        "attributes",
+        "hit",
+        "span",
+    )
 
     def __init__(
         self,
@@ -78,8 +87,9 @@ class Operation:
         self.hit: bool | None = None
 
     def _fresh(self) -> Operation:
-        return Operation(self._name, self.attributes, kind=self._kind, start=self._start,
-                         finish=self._finish)  # fmt: skip
+        return Operation(
+            self._name, self.attributes, kind=self._kind, start=self._start, finish=self._finish
+        )
 
     def __enter__(self) -> Operation:
         if self._start is not None:
@@ -130,9 +140,15 @@ def authentication(method: str = "password", **attributes: Any) -> Operation:
 
 def authorization(resource: str, action: str, **attributes: Any) -> Operation:
     """Deciding whether the caller may ``action`` on ``resource``."""
-    return Operation(f"auth.authorize {action} {resource}",
-                     {CATEGORY: "authorization", "otelpipe.authz.resource": resource,
-                      "otelpipe.authz.action": action, **attributes})  # fmt: skip
+    return Operation(
+        f"auth.authorize {action} {resource}",
+        {
+            CATEGORY: "authorization",
+            "otelpipe.authz.resource": resource,
+            "otelpipe.authz.action": action,
+            **attributes,
+        },
+    )
 
 
 def _count_cache(op: Operation, _exc: BaseException | None, _elapsed: float) -> None:
@@ -152,9 +168,11 @@ def cache(tier: str, name: str = "default", **attributes: Any) -> Operation:
     tier = tier.upper()
     if tier not in CACHE_TIERS:
         raise ValueError(f"cache tier {tier!r}: expected one of {', '.join(CACHE_TIERS)}")
-    return Operation(f"cache.get {name}",
-                     {CATEGORY: "cache", "cache.tier": tier, "cache.name": name, **attributes},
-                     finish=_count_cache)  # fmt: skip
+    return Operation(
+        f"cache.get {name}",
+        {CATEGORY: "cache", "cache.tier": tier, "cache.name": name, **attributes},
+        finish=_count_cache,
+    )
 
 
 def database(
@@ -174,24 +192,34 @@ def database(
 
 def external(service: str, operation: str, **attributes: Any) -> Operation:
     """A call to a third-party API, e.g. ``external("stripe", "create_payment")``."""
-    return Operation(f"{service} {operation}",
-                     {CATEGORY: "external_api", "peer.service": service,
-                      "otelpipe.external.operation": operation, **attributes},
-                     kind=SpanKind.CLIENT)  # fmt: skip
+    return Operation(
+        f"{service} {operation}",
+        {
+            CATEGORY: "external_api",
+            "peer.service": service,
+            "otelpipe.external.operation": operation,
+            **attributes,
+        },
+        kind=SpanKind.CLIENT,
+    )
 
 
 def _record_job(op: Operation, exc: BaseException | None, elapsed: float) -> None:
     status = "error" if exc is not None else "ok"
     op.span.set_attribute("otelpipe.job.status", status)
     instruments().job_duration.record(
-        elapsed, {"otelpipe.job.name": op.attributes["otelpipe.job.name"],
-                  "otelpipe.job.status": status})  # fmt: skip
+        elapsed,
+        {"otelpipe.job.name": op.attributes["otelpipe.job.name"], "otelpipe.job.status": status},
+    )
 
 
 def job(name: str, **attributes: Any) -> Operation:
     """A background job run: duration and status (ok/error) in ``otelpipe.job.duration``."""
-    return Operation(f"job {name}", {CATEGORY: "background_job", "otelpipe.job.name": name,
-                                     **attributes}, finish=_record_job)  # fmt: skip
+    return Operation(
+        f"job {name}",
+        {CATEGORY: "background_job", "otelpipe.job.name": name, **attributes},
+        finish=_record_job,
+    )
 
 
 def queue_size(queue: str, size: int) -> None:
@@ -218,6 +246,9 @@ def _release(op: Operation, _exc: BaseException | None, _elapsed: float) -> None
 
 def connection(pool: str, **attributes: Any) -> Operation:
     """A connection checked out of ``pool`` for the block (``otelpipe.pool.connections.active``)."""
-    return Operation(f"pool.checkout {pool}",
-                     {CATEGORY: "connection_pool", "otelpipe.pool.name": pool, **attributes},
-                     start=_acquire, finish=_release)  # fmt: skip
+    return Operation(
+        f"pool.checkout {pool}",
+        {CATEGORY: "connection_pool", "otelpipe.pool.name": pool, **attributes},
+        start=_acquire,
+        finish=_release,
+    )

@@ -52,8 +52,9 @@ def thresholds(category: Category, policy: AlertPolicy) -> tuple[float, float]:
     return base * policy.warning_factor, base * policy.critical_factor
 
 
-def severity_for(value: float, category: Category, policy: AlertPolicy,
-                 active: Severity | None) -> Severity | None:  # fmt: skip
+def severity_for(
+    value: float, category: Category, policy: AlertPolicy, active: Severity | None
+) -> Severity | None:
     """The severity ``value`` deserves; an ``active`` one holds until ``hysteresis`` below."""
     warning, critical = thresholds(category, policy)
     keep = 1.0 - policy.hysteresis
@@ -82,8 +83,15 @@ class AlertBook:
             except Exception:  # one broken callback must not silence the others
                 _log.exception("alert callback %r failed", callback)
 
-    def update(self, category: str, severity: Severity | None, value: float, threshold: float,
-               message: str, now: float) -> None:  # fmt: skip
+    def update(
+        self,
+        category: str,
+        severity: Severity | None,
+        value: float,
+        threshold: float,
+        message: str,
+        now: float,
+    ) -> None:
         """Raise, change or resolve ``category``'s alert to match ``severity``."""
         current = self.active.get(category)
         if current is not None and current.severity == severity:

@@ -63,14 +63,16 @@ def _grade(category: Category, stats: Stats) -> tuple[str, float] | None:
         value = stats.percentile(0.95)
         if value is None:
             return None
-        letter = next((g for g, bound in zip(GRADES, category.grades, strict=True)
-                       if value < bound), "F")  # fmt: skip
+        letter = next(
+            (g for g, bound in zip(GRADES, category.grades, strict=True) if value < bound), "F"
+        )
     else:
         value = stats.hit_rate
         if value is None:
             return None
-        letter = next((g for g, bound in zip(GRADES, category.grades, strict=True)
-                       if value > bound), "F")  # fmt: skip
+        letter = next(
+            (g for g, bound in zip(GRADES, category.grades, strict=True) if value > bound), "F"
+        )
     if category.error_rate is not None and stats.error_rate > category.error_rate:
         letter = max(letter, "D")  # letters sort A < … < F: the worse of the two
     return letter, value
@@ -153,8 +155,9 @@ class GradingState:
         counts[0] += 1
         counts[1] += hit
 
-    def _record_route(self, route: str, now: float, duration_ms: float, error: bool,
-                      trace_id: int) -> None:  # fmt: skip
+    def _record_route(
+        self, route: str, now: float, duration_ms: float, error: bool, trace_id: int
+    ) -> None:
         window = self._routes.get(route)
         if window is None:
             if len(self._routes) >= ROUTE_LIMIT:
@@ -183,12 +186,22 @@ class GradingState:
                 compliance = 100.0 * stats.compliant / stats.count
             else:
                 compliance = min(100.0, 100.0 * (stats.hit_rate or 0.0) / category.target)
-            reports.append(CategoryReport(
-                category=name, kind=category.kind, target=category.target, count=stats.count,
-                error_rate=round(stats.error_rate, 3), p50_ms=stats.percentile(0.5),
-                p95_ms=stats.percentile(0.95), p99_ms=stats.percentile(0.99),
-                hit_rate=stats.hit_rate, compliance=round(compliance, 2), grade=letter,
-                value=value))  # fmt: skip
+            reports.append(
+                CategoryReport(
+                    category=name,
+                    kind=category.kind,
+                    target=category.target,
+                    count=stats.count,
+                    error_rate=round(stats.error_rate, 3),
+                    p50_ms=stats.percentile(0.5),
+                    p95_ms=stats.percentile(0.95),
+                    p99_ms=stats.percentile(0.99),
+                    hit_rate=stats.hit_rate,
+                    compliance=round(compliance, 2),
+                    grade=letter,
+                    value=value,
+                )
+            )
         return reports
 
     def overall_grade(self, window: str, now: float) -> str | None:
@@ -207,19 +220,28 @@ class GradingState:
             if not stats.count:
                 continue
             p95 = stats.percentile(0.95) or 0.0
-            reports.append(RouteReport(
-                route=route, requests=stats.count, error_rate=round(stats.error_rate, 3),
-                avg_ms=stats.latency_ms.sum / stats.count, p50_ms=stats.percentile(0.5) or 0.0,
-                p95_ms=p95, p99_ms=stats.percentile(0.99) or 0.0, cache_hit_rate=stats.hit_rate,
-                severity=route_severity(p95)))  # fmt: skip
+            reports.append(
+                RouteReport(
+                    route=route,
+                    requests=stats.count,
+                    error_rate=round(stats.error_rate, 3),
+                    avg_ms=stats.latency_ms.sum / stats.count,
+                    p50_ms=stats.percentile(0.5) or 0.0,
+                    p95_ms=p95,
+                    p99_ms=stats.percentile(0.99) or 0.0,
+                    cache_hit_rate=stats.hit_rate,
+                    severity=route_severity(p95),
+                )
+            )
         reports.sort(key=lambda r: r.p95_ms, reverse=True)
         return reports[:limit]
 
     def health(self, window: str, now: float) -> HealthScore:
         http = self.window_stats(_HTTP, window, now)
         cache = self.window_stats(_CACHE, window, now)
-        return health_score(http.percentile(0.95), cache.hit_rate,
-                            http.error_rate if http.count else None)  # fmt: skip
+        return health_score(
+            http.percentile(0.95), cache.hit_rate, http.error_rate if http.count else None
+        )
 
     # -- alerts ----------------------------------------------------------------
     def evaluate_alerts(self, now: float) -> None:
@@ -235,15 +257,18 @@ class GradingState:
                     if category.lower_is_better
                     else 100.0 - (stats.hit_rate or 0.0)
                 )
-                severity = severity_for(value, category, policy,
-                                        active.severity if active else None)  # fmt: skip
+                severity = severity_for(
+                    value, category, policy, active.severity if active else None
+                )
             warning, critical = thresholds(category, policy)
             threshold = critical if severity == "critical" else warning
             what = "p95 latency" if category.lower_is_better else "cache miss rate"
             unit = "ms" if category.lower_is_better else "%"
-            message = (f"{name}: {what} {value:.1f}{unit} over {policy.window} "
-                       f"(target {category.target:g}{'ms' if category.lower_is_better else '% hits'}, "
-                       f"{severity} at {threshold:.1f}{unit})")  # fmt: skip
+            message = (
+                f"{name}: {what} {value:.1f}{unit} over {policy.window} "
+                f"(target {category.target:g}{'ms' if category.lower_is_better else '% hits'}, "
+                f"{severity} at {threshold:.1f}{unit})"
+            )
             self.alerts.update(name, severity, value, threshold, message, now)
 
 
@@ -258,8 +283,14 @@ class GradingProcessor(SpanProcessor):
         clock: wall-clock seconds, for "now" in reads (injectable for tests).
     """
 
-    def __init__(self, targets: Targets | None = None, *, queue_size: int = 65_536,
-                 interval_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(
+        self,
+        targets: Targets | None = None,
+        *,
+        queue_size: int = 65_536,
+        interval_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.state = GradingState(targets or load_targets())
         self._queue: deque[ReadableSpan] = deque(maxlen=queue_size)
         self._lock = threading.Lock()

@@ -55,8 +55,9 @@ class HealthScore:
     errors: float | None
 
 
-def health_score(p95_ms: float | None, hit_rate: float | None,
-                 error_rate: float | None) -> HealthScore:  # fmt: skip
+def health_score(
+    p95_ms: float | None, hit_rate: float | None, error_rate: float | None
+) -> HealthScore:
     """Combine the parts that have data; ``score`` is None when none has."""
     parts = {
         "latency": None if p95_ms is None else latency_score(p95_ms),
@@ -68,5 +69,6 @@ def health_score(p95_ms: float | None, hit_rate: float | None,
         return HealthScore(None, None, None, None, None)
     weight = sum(_WEIGHTS[name] for name in known)
     score = sum(_WEIGHTS[name] * value for name, value in known.items()) / weight
-    return HealthScore(round(score, 1), letter(score), parts["latency"], parts["cache"],
-                       parts["errors"])  # fmt: skip
+    return HealthScore(
+        round(score, 1), letter(score), parts["latency"], parts["cache"], parts["errors"]
+    )

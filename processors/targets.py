@@ -65,7 +65,8 @@ class AlertPolicy:
 @dataclass(frozen=True)
 class RouteRule:
     match: str
-    category: str
+    #: None: requests on these routes are not graded.
+    category: str | None
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,9 @@ def _fail(source: str, path: str, value: object, reason: str) -> TargetsError:
     return TargetsError(f"{source}: {path}={value!r}: {reason}")
 
 
-def _number(source: str, path: str, value: object, *, low: float = 0.0,
-            high: float = math.inf) -> float:  # fmt: skip
+def _number(
+    source: str, path: str, value: object, *, low: float = 0.0, high: float = math.inf
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(source, path, value, "expected a number")
     if not low < value <= high:
@@ -94,8 +96,12 @@ def _mapping(source: str, path: str, value: object, allowed: set[str]) -> Mappin
         raise _fail(source, path, value, "expected a mapping")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise _fail(source, f"{path}.{unknown[0]}", value[unknown[0]],
-                    f"unknown key; expected one of {', '.join(sorted(allowed))}")  # fmt: skip
+        raise _fail(
+            source,
+            f"{path}.{unknown[0]}",
+            value[unknown[0]],
+            f"unknown key; expected one of {', '.join(sorted(allowed))}",
+        )
     return value
 
 
@@ -108,13 +114,18 @@ def _category(source: str, name: str, raw: object) -> Category:
     high = 100.0 if kind == "hit_rate" else math.inf
     target = _number(source, f"{path}.target", data.get("target"), high=high)
     grades_raw = _mapping(source, f"{path}.grades", data.get("grades"), set(GRADES))
-    grades = tuple(_number(source, f"{path}.grades.{g}", grades_raw.get(g), high=high)
-                   for g in GRADES)  # fmt: skip
+    grades = tuple(
+        _number(source, f"{path}.grades.{g}", grades_raw.get(g), high=high) for g in GRADES
+    )
     falling = kind == "hit_rate"
     for better, worse, letter in zip(grades, grades[1:], GRADES[1:], strict=False):
         if (worse >= better) if falling else (worse <= better):
-            raise _fail(source, f"{path}.grades.{letter}", grades_raw[letter],
-                        f"{kind} grades must {'fall' if falling else 'rise'} from A to D")  # fmt: skip
+            raise _fail(
+                source,
+                f"{path}.grades.{letter}",
+                grades_raw[letter],
+                f"{kind} grades must {'fall' if falling else 'rise'} from A to D",
+            )
     error_rate = data.get("error_rate")
     if error_rate is not None:
         error_rate = _number(source, f"{path}.error_rate", error_rate, high=100.0)
@@ -159,7 +170,7 @@ def _alerts(source: str, raw: object) -> AlertPolicy:
     min_count = int(
         _number(source, "alerts.min_count", data.get("min_count", defaults.min_count), high=1e9)
     )
-    return AlertPolicy(warning, critical, float(hysteresis), window, min_count)  # fmt: skip
+    return AlertPolicy(warning, critical, float(hysteresis), window, min_count)
 
 
 def parse_targets(document: object, source: str = "<targets>") -> Targets:
@@ -176,12 +187,13 @@ def parse_targets(document: object, source: str = "<targets>") -> Targets:
         rule = _mapping(source, f"routes[{index}]", rule, {"match", "category"})
         if not isinstance(rule.get("match"), str) or not rule["match"]:
             raise _fail(source, f"routes[{index}].match", rule.get("match"), "expected a glob")
-        if rule.get("category") not in categories:
+        category = rule.get("category", "(missing)")
+        if category is not None and category not in categories:
             raise _fail(
                 source,
                 f"routes[{index}].category",
-                rule.get("category"),
-                "not one of the categories above",
+                category,
+                "not one of the categories above (or null: not graded)",
             )
         routes.append(RouteRule(rule["match"], rule["category"]))
     return Targets(categories, tuple(routes), _alerts(source, data.get("alerts")), source)

@@ -31,8 +31,9 @@ class Stats:
     hits: int = 0
     latency_ms: QuantileSketch = field(default_factory=QuantileSketch)
 
-    def add(self, duration_ms: float, *, error: bool, compliant: bool,
-            hit: bool | None = None) -> None:  # fmt: skip
+    def add(
+        self, duration_ms: float, *, error: bool, compliant: bool, hit: bool | None = None
+    ) -> None:
         self.count += 1
         self.errors += error
         self.compliant += compliant

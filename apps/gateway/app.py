@@ -1,4 +1,9 @@
-"""Demo API gateway: item look-ups cached in Redis, instrumented by one ``setup_telemetry`` call.
+"""Demo API gateway, instrumented by one ``setup_telemetry`` call and the ``track`` helpers.
+
+A look-up of ``/items/{item_id}`` authenticates the caller, then tries an
+in-process L1 cache, Redis (L2) and finally a SQL database — so one request
+shows every category the processors grade. ``/reports/slow`` runs a query
+that takes ``delay_ms`` (for the slow-query log).
 
 Run it against the local stack (``otelpipe stack up``)::
 
@@ -7,17 +12,47 @@ Run it against the local stack (``otelpipe stack up``)::
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 import redis.asyncio as redis
+import sqlalchemy
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
+from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
 
-from otel_setup import setup_telemetry
+from otel_setup import setup_telemetry, track
 
 log = structlog.get_logger("apps.gateway")
+
+#: Simulated cost of verifying a token, in seconds (well inside the 30 ms grade-A target).
+AUTH_SECONDS = 0.002
+L1_SIZE = 100
+
+
+def _engine() -> sqlalchemy.Engine:
+    # One in-memory SQLite database per process, shared by the worker threads.
+    engine = sqlalchemy.create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def add_sleep(connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # sleep_ms(n): a query that takes as long as we ask, for the slow-query log.
+        connection.create_function("sleep_ms", 1, lambda ms: time.sleep(ms / 1000) or ms)
+
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"))
+        conn.execute(
+            sqlalchemy.text("INSERT INTO items (id, name) VALUES (:id, :name)"),
+            [{"id": i, "name": f"item-{i}"} for i in range(1, 1001)],
+        )
+    return engine
 
 
 @asynccontextmanager
@@ -30,6 +65,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="otel-perf-pipeline demo gateway", lifespan=lifespan)
 telemetry = setup_telemetry(app, service_name=os.environ.get("OTEL_SERVICE_NAME", "gateway"))
+engine = _engine()
+l1_cache: dict[int, str] = {}
 
 
 @app.get("/health")
@@ -39,10 +76,39 @@ async def health() -> dict[str, str]:
 
 @app.get("/items/{item_id}")
 async def get_item(item_id: int) -> dict[str, object]:
-    cache: redis.Redis = app.state.redis
-    key = f"item:{item_id}"
-    cached = await cache.get(key)
-    if cached is None:
-        await cache.set(key, f"item-{item_id}", ex=60)
-    log.info("item served", item_id=item_id, cache_hit=cached is not None)
-    return {"id": item_id, "name": f"item-{item_id}", "cache_hit": cached is not None}
+    with track.authentication(method="token"):
+        await asyncio.sleep(AUTH_SECONDS)
+    with track.cache("L1", name="items") as l1:
+        name = l1_cache.get(item_id)
+        l1.hit = name is not None
+    source = "l1"
+    if name is None:
+        cache: redis.Redis = app.state.redis
+        cached = await cache.get(f"item:{item_id}")
+        source = "l2"
+        if cached is None:
+            name = await asyncio.to_thread(_load_item, item_id)
+            await cache.set(f"item:{item_id}", name, ex=60)
+            source = "db"
+        else:
+            name = cached.decode()
+        if len(l1_cache) >= L1_SIZE:
+            l1_cache.pop(next(iter(l1_cache)))
+        l1_cache[item_id] = name
+    log.info("item served", item_id=item_id, source=source)
+    return {"id": item_id, "name": name, "source": source}
+
+
+def _load_item(item_id: int) -> str:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sqlalchemy.text("SELECT name FROM items WHERE id = :id"), {"id": item_id}
+        ).first()
+    return row[0] if row else f"item-{item_id}"
+
+
+@app.get("/reports/slow")
+def slow_report(delay_ms: Annotated[int, Query(ge=0, le=10_000)] = 1200) -> dict[str, int]:
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text("SELECT sleep_ms(:ms), count(*) FROM items"), {"ms": delay_ms})
+    return {"delay_ms": delay_ms}

@@ -56,25 +56,47 @@ def _traces(_settings: Settings, providers: Providers) -> dict[str, Any]:
 
 
 def _traces_and_metrics(_settings: Settings, providers: Providers) -> dict[str, Any]:
-    return {"tracer_provider": providers.tracer_provider,
-            "meter_provider": providers.meter_provider}  # fmt: skip
+    return {
+        "tracer_provider": providers.tracer_provider,
+        "meter_provider": providers.meter_provider,
+    }
 
 
 LIBRARIES: tuple[Library, ...] = (
-    Library("redis", "opentelemetry.instrumentation.redis:RedisInstrumentor",
-            lambda s, p: {**_traces(s, p), "response_hook": redis_response_hook(s.redis_cache_tier)}),
-    Library("sqlalchemy", "opentelemetry.instrumentation.sqlalchemy:SQLAlchemyInstrumentor",
-            _traces_and_metrics),
+    Library(
+        "redis",
+        "opentelemetry.instrumentation.redis:RedisInstrumentor",
+        lambda s, p: {**_traces(s, p), "response_hook": redis_response_hook(s.redis_cache_tier)},
+    ),
+    Library(
+        "sqlalchemy",
+        "opentelemetry.instrumentation.sqlalchemy:SQLAlchemyInstrumentor",
+        _traces_and_metrics,
+    ),
     # SQLAlchemy's sqlite dialect calls sqlite3 underneath: trace one layer, not both.
-    Library("sqlite3", "opentelemetry.instrumentation.sqlite3:SQLite3Instrumentor", _traces,
-            unless="sqlalchemy"),
-    Library("httpx", "opentelemetry.instrumentation.httpx:HTTPXClientInstrumentor",
-            lambda s, p: {**_traces_and_metrics(s, p), "request_hook": httpx_request_hook,
-                          "async_request_hook": httpx_async_request_hook}),
-    Library("psutil", "opentelemetry.instrumentation.system_metrics:SystemMetricsInstrumentor",
-            lambda _s, p: {"meter_provider": p.meter_provider},
-            constructor={"config": SYSTEM_METRICS}, enabled=lambda s: s.system_metrics),
-)  # fmt: skip
+    Library(
+        "sqlite3",
+        "opentelemetry.instrumentation.sqlite3:SQLite3Instrumentor",
+        _traces,
+        unless="sqlalchemy",
+    ),
+    Library(
+        "httpx",
+        "opentelemetry.instrumentation.httpx:HTTPXClientInstrumentor",
+        lambda s, p: {
+            **_traces_and_metrics(s, p),
+            "request_hook": httpx_request_hook,
+            "async_request_hook": httpx_async_request_hook,
+        },
+    ),
+    Library(
+        "psutil",
+        "opentelemetry.instrumentation.system_metrics:SystemMetricsInstrumentor",
+        lambda _s, p: {"meter_provider": p.meter_provider},
+        constructor={"config": SYSTEM_METRICS},
+        enabled=lambda s: s.system_metrics,
+    ),
+)
 
 
 def _importable(module: str) -> bool:

@@ -20,8 +20,22 @@ from otel_setup.instruments import CATEGORY, instruments
 __all__ = ["redis_response_hook"]
 
 #: Commands whose reply tells whether the key was there.
-_READS = frozenset({"GET", "GETEX", "GETDEL", "MGET", "HGET", "HMGET", "HGETALL", "EXISTS",
-                    "LRANGE", "SMEMBERS", "ZRANGE", "JSON.GET"})  # fmt: skip
+_READS = frozenset(
+    {
+        "GET",
+        "GETEX",
+        "GETDEL",
+        "MGET",
+        "HGET",
+        "HMGET",
+        "HGETALL",
+        "EXISTS",
+        "LRANGE",
+        "SMEMBERS",
+        "ZRANGE",
+        "JSON.GET",
+    }
+)
 
 
 def _is_hit(response: Any) -> bool:

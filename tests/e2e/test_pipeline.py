@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import redis
 
 from otelpipe import stack
 from otelpipe.demo import ServiceProcess
@@ -32,11 +33,14 @@ def eventually(probe: Callable[[], T], *, timeout_s: float = 60.0, what: str) ->
 
 
 @pytest.fixture(scope="module")
-def served(gateway: ServiceProcess) -> list[dict[str, Any]]:
-    """Send a few requests (one id twice, so Redis sees a miss then a hit)."""
+def served(stack_settings: stack.StackSettings, gateway: ServiceProcess) -> list[dict[str, Any]]:
+    """Requests that go to the database (7, 8), the L1 cache (7 again) and Redis (9, pre-set)."""
+    cache = redis.Redis(port=stack_settings.ports["redis"])
+    cache.delete("item:7", "item:8")  # other tests share this Redis
+    cache.set("item:9", "item-9", ex=60)
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
-        bodies = [client.get(f"/items/{item}").raise_for_status().json() for item in (7, 7, 8)]
-    assert [b["cache_hit"] for b in bodies] == [False, True, False]
+        bodies = [client.get(f"/items/{item}").raise_for_status().json() for item in (7, 7, 8, 9)]
+    assert [b["source"] for b in bodies] == ["db", "l1", "db", "l2"]
     return bodies
 
 
@@ -147,4 +151,4 @@ def test_redis_cache_hits_and_misses_reach_prometheus(
         return {s["metric"]["cache_result"]: float(s["value"][1]) for s in vector}
 
     found = eventually(lambda: counts().get("hit", 0) >= 1 and counts(), what="cache counts")
-    assert found["hit"] >= 1 and found["miss"] >= 2  # 7 (miss), 7 (hit), 8 (miss)
+    assert (found["hit"], found["miss"]) == (1, 2)  # 9 hit; 7 and 8 missed (7 again was L1)

@@ -22,9 +22,16 @@ def test_service_serves_every_request_and_logs_no_spam(
 ) -> None:
     endpoint = black_hole if collector == "black_hole" else "http://127.0.0.1:9"
     service = start_service(
-        stack_settings, app=GATEWAY_APP, port=free_port(), service=f"resilience-{uuid.uuid4().hex[:8]}",
-        extra_env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_METRIC_EXPORT_INTERVAL": "500",
-                   "OTELPIPE_SHUTDOWN_TIMEOUT": "2"})  # fmt: skip
+        stack_settings,
+        app=GATEWAY_APP,
+        port=free_port(),
+        service=f"resilience-{uuid.uuid4().hex[:8]}",
+        extra_env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_METRIC_EXPORT_INTERVAL": "500",
+            "OTELPIPE_SHUTDOWN_TIMEOUT": "2",
+        },
+    )
     try:
         with httpx.Client(base_url=service.url, timeout=5) as client:
             statuses = [client.get(f"/items/{i % 20}").status_code for i in range(REQUESTS)]

@@ -17,7 +17,9 @@ DEAD_COLLECTOR = "http://127.0.0.1:9"
 
 
 @pytest.fixture
-def instrument() -> Iterator[Callable[..., tuple[Telemetry, InMemorySpanExporter]]]:
+def instrument(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., tuple[Telemetry, InMemorySpanExporter]]]:
     """``instrument(app, **options)`` → (telemetry, spans as exported)."""
     handles: list[Telemetry] = []
 

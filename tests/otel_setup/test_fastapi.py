@@ -54,11 +54,14 @@ def test_route_template_names_the_span_and_request_id_is_echoed(client_and_spans
     assert len(response.headers["x-request-id"]) == 32
 
 
-@pytest.mark.parametrize(("path", "status", "name"), [
-    ("/nope/123", 404, "GET /nope/{id}"),
-    ("/items/abc", 422, "GET /items/{item_id}"),
-    ("/redirect", 307, "GET /redirect"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "status", "name"),
+    [
+        ("/nope/123", 404, "GET /nope/{id}"),
+        ("/items/abc", 422, "GET /items/{item_id}"),
+        ("/redirect", 307, "GET /redirect"),
+    ],
+)
 def test_4xx_and_3xx_keep_a_template_name(client_and_spans, path, status, name) -> None:
     client, spans = client_and_spans
     assert client.get(path, follow_redirects=False).status_code == status

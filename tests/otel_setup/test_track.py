@@ -23,12 +23,15 @@ def _points(reader, name: str) -> list:
     ]
 
 
-@pytest.mark.parametrize(("operation", "category", "name"), [
-    (track.authentication(method="password"), "authentication", "auth.authenticate password"),
-    (track.authorization("orders", "read"), "authorization", "auth.authorize read orders"),
-    (track.database("select", table="orders"), "database", "select orders"),
-    (track.external("stripe", "create_payment"), "external_api", "stripe create_payment"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("operation", "category", "name"),
+    [
+        (track.authentication(method="password"), "authentication", "auth.authenticate password"),
+        (track.authorization("orders", "read"), "authorization", "auth.authorize read orders"),
+        (track.database("select", table="orders"), "database", "select orders"),
+        (track.external("stripe", "create_payment"), "external_api", "stripe create_payment"),
+    ],
+)
 def test_helpers_open_a_categorised_span(global_spans, operation, category, name) -> None:
     with operation:
         pass

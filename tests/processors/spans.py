@@ -11,9 +11,16 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 _ids = itertools.count(1)
 
 
-def span(duration_ms: float, *, end_s: float = 1_000.0, kind: SpanKind = SpanKind.INTERNAL,
-         error: bool = False, trace_id: int | None = None, name: str = "op",
-         **attributes: Any) -> ReadableSpan:  # fmt: skip
+def span(
+    duration_ms: float,
+    *,
+    end_s: float = 1_000.0,
+    kind: SpanKind = SpanKind.INTERNAL,
+    error: bool = False,
+    trace_id: int | None = None,
+    name: str = "op",
+    **attributes: Any,
+) -> ReadableSpan:
     """A finished span ending at ``end_s`` (epoch seconds) that lasted ``duration_ms``.
 
     Attribute keys use ``__`` for dots: ``otelpipe__category="database"``.

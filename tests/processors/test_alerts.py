@@ -15,13 +15,19 @@ L1 = TARGETS.categories["cache_l1"]  # 95 % hits: miss rate warning 7.5 %, criti
 POLICY = AlertPolicy()
 
 
-@pytest.mark.parametrize(("value", "active", "expected"), [
-    (74.0, None, None), (75.0, None, "warning"), (99.0, None, "warning"), (100.0, None, "critical"),
-    (90.1, "critical", "critical"),  # hysteresis: stays until below 90
-    (89.9, "critical", "warning"),
-    (67.6, "warning", "warning"),  # stays until below 67.5
-    (67.4, "warning", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "active", "expected"),
+    [
+        (74.0, None, None),
+        (75.0, None, "warning"),
+        (99.0, None, "warning"),
+        (100.0, None, "critical"),
+        (90.1, "critical", "critical"),  # hysteresis: stays until below 90
+        (89.9, "critical", "warning"),
+        (67.6, "warning", "warning"),  # stays until below 67.5
+        (67.4, "warning", None),
+    ],
+)
 def test_latency_severity_with_hysteresis(
     value: float, active: str | None, expected: str | None
 ) -> None:

@@ -27,10 +27,19 @@ def _report(state: GradingState, category: str, window: str = "1m", now: float =
     return next((r for r in state.categories(window, now) if r.category == category), None)
 
 
-@pytest.mark.parametrize(("p95_ms", "grade"), [
-    (29.9, "A"), (30.0, "B"), (39.9, "B"), (40.0, "C"), (49.9, "C"), (50.0, "D"), (74.9, "D"),
-    (75.0, "F"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("p95_ms", "grade"),
+    [
+        (29.9, "A"),
+        (30.0, "B"),
+        (39.9, "B"),
+        (40.0, "C"),
+        (49.9, "C"),
+        (50.0, "D"),
+        (74.9, "D"),
+        (75.0, "F"),
+    ],
+)
 def test_authentication_grade_at_each_boundary(
     state: GradingState, p95_ms: float, grade: str
 ) -> None:
@@ -41,8 +50,9 @@ def test_authentication_grade_at_each_boundary(
     assert report.p95_ms == pytest.approx(p95_ms)
 
 
-@pytest.mark.parametrize(("hits", "grade"), [(99, "A"), (98, "B"), (97, "B"), (96, "C"), (95, "D"),
-                                             (91, "D"), (90, "F")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("hits", "grade"), [(99, "A"), (98, "B"), (97, "B"), (96, "C"), (95, "D"), (91, "D"), (90, "F")]
+)
 def test_l1_cache_grade_at_each_boundary(state: GradingState, hits: int, grade: str) -> None:
     _feed(state, [0.2] * hits, otelpipe__category="cache", cache__tier="L1", cache__hit=True)
     _feed(

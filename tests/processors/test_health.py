@@ -7,17 +7,40 @@ import pytest
 from processors.health import health_score, latency_score, letter, route_severity
 
 
-@pytest.mark.parametrize(("p95", "score"), [
-    (50, 100), (100, 100), (300, 85), (500, 70), (750, 50), (1000, 30), (2000, 15), (10_000, 3),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("p95", "score"),
+    [
+        (50, 100),
+        (100, 100),
+        (300, 85),
+        (500, 70),
+        (750, 50),
+        (1000, 30),
+        (2000, 15),
+        (10_000, 3),
+    ],
+)
 def test_latency_curve(p95: float, score: float) -> None:
     assert latency_score(p95) == pytest.approx(score)
 
 
-@pytest.mark.parametrize(("score", "grade"), [
-    (100, "A+"), (95, "A+"), (94.9, "A"), (90, "A"), (85, "B+"), (80, "B"), (75, "C+"),
-    (70, "C"), (69.9, "D"), (60, "D"), (59.9, "F"), (0, "F"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("score", "grade"),
+    [
+        (100, "A+"),
+        (95, "A+"),
+        (94.9, "A"),
+        (90, "A"),
+        (85, "B+"),
+        (80, "B"),
+        (75, "C+"),
+        (70, "C"),
+        (69.9, "D"),
+        (60, "D"),
+        (59.9, "F"),
+        (0, "F"),
+    ],
+)
 def test_letters(score: float, grade: str) -> None:
     assert letter(score) == grade
 

@@ -27,25 +27,47 @@ def _defaults() -> dict:
     return yaml.safe_load(DEFAULT_TARGETS_FILE.read_text())
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda d: d["categories"]["cache_l1"]["grades"].update(B=99),
-     "categories.cache_l1.grades.B=99: hit_rate grades must fall from A to D"),
-    (lambda d: d["categories"]["database"]["grades"].update(C=10),
-     "categories.database.grades.C=10: latency grades must rise from A to D"),
-    (lambda d: d["categories"]["database"].update(kind="speed"),
-     "categories.database.kind='speed': expected latency or hit_rate"),
-    (lambda d: d["categories"]["database"].update(target=-5),
-     "categories.database.target=-5: expected a number"),
-    (lambda d: d["categories"]["cache_l1"].update(target=120),
-     "categories.cache_l1.target=120: expected a number in (0, 100]"),
-    (lambda d: d["categories"]["database"].update(colour="red"),
-     "categories.database.colour='red': unknown key"),
-    (lambda d: d["alerts"].update(critical_factor=1.2),
-     "alerts.critical_factor=1.2: must be above warning_factor (1.5)"),
-    (lambda d: d["alerts"].update(window="2m"), "alerts.window='2m': expected one of 1m, 5m, 1h, 1d"),
-    (lambda d: d["routes"].append({"match": "/x", "category": "nope"}),
-     "category='nope': not one of the categories above"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d: d["categories"]["cache_l1"]["grades"].update(B=99),
+            "categories.cache_l1.grades.B=99: hit_rate grades must fall from A to D",
+        ),
+        (
+            lambda d: d["categories"]["database"]["grades"].update(C=10),
+            "categories.database.grades.C=10: latency grades must rise from A to D",
+        ),
+        (
+            lambda d: d["categories"]["database"].update(kind="speed"),
+            "categories.database.kind='speed': expected latency or hit_rate",
+        ),
+        (
+            lambda d: d["categories"]["database"].update(target=-5),
+            "categories.database.target=-5: expected a number",
+        ),
+        (
+            lambda d: d["categories"]["cache_l1"].update(target=120),
+            "categories.cache_l1.target=120: expected a number in (0, 100]",
+        ),
+        (
+            lambda d: d["categories"]["database"].update(colour="red"),
+            "categories.database.colour='red': unknown key",
+        ),
+        (
+            lambda d: d["alerts"].update(critical_factor=1.2),
+            "alerts.critical_factor=1.2: must be above warning_factor (1.5)",
+        ),
+        (
+            lambda d: d["alerts"].update(window="2m"),
+            "alerts.window='2m': expected one of 1m, 5m, 1h, 1d",
+        ),
+        (
+            lambda d: d["routes"].append({"match": "/x", "category": "nope"}),
+            "category='nope': not one of the categories above",
+        ),
+    ],
+)
 def test_bad_values_are_named_with_their_path(edit, message: str) -> None:  # type: ignore[no-untyped-def]
     document = _defaults()
     edit(document)

@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_setup.export import ScrubbingSpanExporter, scrub_span
-from otel_setup.scrub import REDACTED, sanitize_sql, scrub_attributes, scrub_text
+from processors.scrub import REDACTED, sanitize_sql, scrub_attributes, scrub_text
 
 
 @pytest.mark.parametrize(
@@ -33,15 +33,25 @@ def test_scrub_text_leaves_ordinary_text_alone() -> None:
     assert scrub_text(text) == text
 
 
-@pytest.mark.parametrize(("statement", "expected"), [
-    ("SELECT * FROM users WHERE email = 'ann@example.com'", "SELECT * FROM users WHERE email = ?"),
-    ("UPDATE t SET pw = 'it''s secret', n = 42 WHERE id = -7",
-     "UPDATE t SET pw = ?, n = ? WHERE id = ?"),
-    ("SELECT * FROM t2 WHERE id IN (1, 2, 3)", "SELECT * FROM t2 WHERE id IN (?)"),
-    ("SELECT col1 FROM table2 WHERE x = ? AND y = :name AND z = $1",
-     "SELECT col1 FROM table2 WHERE x = ? AND y = :name AND z = $1"),
-    ("SELECT 1.5e3, 0xFF", "SELECT ?, ?"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (
+            "SELECT * FROM users WHERE email = 'ann@example.com'",
+            "SELECT * FROM users WHERE email = ?",
+        ),
+        (
+            "UPDATE t SET pw = 'it''s secret', n = 42 WHERE id = -7",
+            "UPDATE t SET pw = ?, n = ? WHERE id = ?",
+        ),
+        ("SELECT * FROM t2 WHERE id IN (1, 2, 3)", "SELECT * FROM t2 WHERE id IN (?)"),
+        (
+            "SELECT col1 FROM table2 WHERE x = ? AND y = :name AND z = $1",
+            "SELECT col1 FROM table2 WHERE x = ? AND y = :name AND z = $1",
+        ),
+        ("SELECT 1.5e3, 0xFF", "SELECT ?, ?"),
+    ],
+)
 def test_sanitize_sql(statement: str, expected: str) -> None:
     assert sanitize_sql(statement) == expected
 

@@ -1,0 +1,119 @@
+"""Grades, compliance, health score and alert states as OTel metrics, so they reach Prometheus.
+
+Observable instruments read the grading state on the metric reader's thread
+(never on the span path), over :data:`GAUGE_WINDOW`. Through Prometheus:
+
+| instrument | Prometheus series |
+|---|---|
+| ``otelpipe.prd.grade{category}`` (A=4 … F=0) | ``otelpipe_prd_grade`` |
+| ``otelpipe.prd.overall_grade`` | ``otelpipe_prd_overall_grade`` |
+| ``otelpipe.prd.compliance{category}`` (%) | ``otelpipe_prd_compliance_percent`` |
+| ``otelpipe.prd.latency.p95{category}`` (ms) | ``otelpipe_prd_latency_p95_milliseconds`` |
+| ``otelpipe.prd.hit_rate{category}`` (%) | ``otelpipe_prd_hit_rate_percent`` |
+| ``otelpipe.health.score`` (0-100) | ``otelpipe_health_score`` |
+| ``otelpipe.alerts.active{category, severity}`` (1 while active) | ``otelpipe_alerts_active`` |
+| ``otelpipe.grading.dropped_spans`` | ``otelpipe_grading_dropped_spans_total`` |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+from processors.grading import GradingProcessor, grade_points
+
+__all__ = ["GAUGE_WINDOW", "register_metrics"]
+
+GAUGE_WINDOW = "5m"
+
+
+def register_metrics(meter: Meter, grading: GradingProcessor) -> None:
+    """Create the observable instruments of ``grading`` on ``meter``."""
+
+    def categories(_options: CallbackOptions):  # type: ignore[no-untyped-def]
+        return grading.read(lambda s, now: s.categories(GAUGE_WINDOW, now))
+
+    def grade(options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(grade_points(r.grade), {"category": r.category})
+            for r in categories(options)
+        ]
+
+    def compliance(options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(r.compliance, {"category": r.category}) for r in categories(options)]
+
+    def latency(options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(r.value, {"category": r.category})
+            for r in categories(options)
+            if r.kind == "latency"
+        ]
+
+    def hit_rate(options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(r.value, {"category": r.category})
+            for r in categories(options)
+            if r.kind == "hit_rate"
+        ]
+
+    def overall(_options: CallbackOptions) -> Iterable[Observation]:
+        letter = grading.read(lambda s, now: s.overall_grade(GAUGE_WINDOW, now))
+        return [] if letter is None else [Observation(grade_points(letter))]
+
+    def health(_options: CallbackOptions) -> Iterable[Observation]:
+        score = grading.read(lambda s, now: s.health(GAUGE_WINDOW, now).score)
+        return [] if score is None else [Observation(score)]
+
+    def alerts(_options: CallbackOptions) -> Iterable[Observation]:
+        active = grading.read(lambda s, now: list(s.alerts.active.values()))
+        return [Observation(1, {"category": a.category, "severity": a.severity}) for a in active]
+
+    def dropped(_options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(grading.dropped)]
+
+    meter.create_observable_gauge(
+        "otelpipe.prd.grade",
+        [grade],
+        unit="{grade}",
+        description="PRD grade per category, A=4 … F=0.",
+    )
+    meter.create_observable_gauge(
+        "otelpipe.prd.overall_grade",
+        [overall],
+        unit="{grade}",
+        description="Overall PRD grade, A=4 … F=0.",
+    )
+    meter.create_observable_gauge(
+        "otelpipe.prd.compliance",
+        [compliance],
+        unit="%",
+        description="Share of operations meeting the PRD target.",
+    )
+    meter.create_observable_gauge(
+        "otelpipe.prd.latency.p95",
+        [latency],
+        unit="ms",
+        description="p95 latency per latency-graded category.",
+    )
+    meter.create_observable_gauge(
+        "otelpipe.prd.hit_rate", [hit_rate], unit="%", description="Cache hit rate per cache tier."
+    )
+    meter.create_observable_gauge(
+        "otelpipe.health.score",
+        [health],
+        unit="{score}",
+        description="Performance health score, 0-100.",
+    )
+    meter.create_observable_gauge(
+        "otelpipe.alerts.active",
+        [alerts],
+        unit="{alert}",
+        description="1 for each active PRD alert.",
+    )
+    meter.create_observable_counter(
+        "otelpipe.grading.dropped_spans",
+        [dropped],
+        unit="{span}",
+        description="Spans the grading worker could not keep up with.",
+    )
