@@ -59,6 +59,18 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _config(args: argparse.Namespace) -> int:
+    from otel_setup import ConfigError, Settings
+
+    try:
+        settings = Settings.resolve(service_name=args.service_name)
+    except ConfigError as exc:
+        print(f"otelpipe: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(settings.describe(), indent=2, default=str))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="otelpipe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(run=_demo)
+
+    config = commands.add_parser(
+        "config", help="print the otel_setup settings resolved from this environment"
+    )
+    config.add_argument("--service-name", help="as setup_telemetry(service_name=...)")
+    config.set_defaults(run=_config)
     return parser
 
 

@@ -14,9 +14,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -125,7 +127,8 @@ def start_service(
 
 
 def drive_load(base_url: str, duration_s: float, progress: Progress) -> tuple[int, int]:
-    """GET ``/items/{id}`` (ids 1-50, so Redis sees hits and misses) for ``duration_s``.
+    """GET ``/items/{id}`` (ids 1-200: L1, Redis and database all serve some) for ``duration_s``,
+    and one deliberately slow report, so the slow-query log has an entry.
 
     Returns (requests sent, non-2xx responses). The full load tool is ``otelpipe load``.
     """
@@ -133,8 +136,9 @@ def drive_load(base_url: str, duration_s: float, progress: Progress) -> tuple[in
     deadline = time.monotonic() + duration_s
     next_report = time.monotonic() + 5
     with httpx.Client(base_url=base_url, timeout=10) as client:
+        client.get("/reports/slow", params={"delay_ms": 1200})
         while time.monotonic() < deadline:
-            response = client.get(f"/items/{random.randint(1, 50)}")
+            response = client.get(f"/items/{random.randint(1, 200)}")
             sent += 1
             failed += response.status_code >= 400
             if time.monotonic() >= next_report:
@@ -155,20 +159,33 @@ class DemoSummary:
     prometheus_url: str
     log_storage: str
     service_log: str
+    #: From the gateway's /api/v1/performance/report (window 5m) just before it stopped.
+    performance: dict[str, Any]
+    slow_query_log: str
+    run_id: str
 
 
 def _summarise(
-    settings: stack.StackSettings, sent: int, failed: int, service_log: Path
+    settings: stack.StackSettings,
+    sent: int,
+    failed: int,
+    gateway: ServiceProcess,
+    performance: dict[str, Any],
+    run_id: str,
 ) -> DemoSummary:
-    traces = jaeger_traces(settings.url("jaeger_query"), GATEWAY_SERVICE, limit=5000)
+    run = {"otelpipe.run_id": run_id}
+    traces = jaeger_traces(
+        settings.url("jaeger_query"), GATEWAY_SERVICE, tags=run, limit=sent + 100
+    )
     counted = prometheus_query(
         settings.url("prometheus"),
-        f'sum(max_over_time(http_server_request_duration_seconds_count{{service_name="{GATEWAY_SERVICE}"}}[1h]))',
+        "sum(max_over_time(http_server_request_duration_seconds_count"
+        f'{{service_name="{GATEWAY_SERVICE}", otelpipe_run_id="{run_id}"}}[1h]))',
     )
     logs = sum(
         1
         for r in iter_log_records(settings.telemetry_logs_dir)
-        if r["service.name"] == GATEWAY_SERVICE
+        if r["resource"].get("otelpipe.run_id") == run_id
     )
     return DemoSummary(
         requests_sent=sent,
@@ -179,8 +196,41 @@ def _summarise(
         jaeger_url=f"{settings.url('jaeger_query')}/search?service={GATEWAY_SERVICE}",
         prometheus_url=f"{settings.url('prometheus')}/graph",
         log_storage=str(settings.telemetry_logs_dir),
-        service_log=str(service_log),
+        service_log=str(gateway.log),
+        performance=performance,
+        slow_query_log=str(slow_query_log(settings)),
+        run_id=run_id,
     )
+
+
+def slow_query_log(settings: stack.StackSettings) -> Path:
+    return settings.logs_dir / f"{GATEWAY_SERVICE}-slow-queries.jsonl"
+
+
+def _grade_lines(performance: dict[str, Any]) -> str:
+    summary = performance.get("executive_summary", {})
+    lines = [
+        f"  Grades      overall {summary.get('overall_grade') or '-'}, health score "
+        f"{summary.get('health_score') or '-'} ({summary.get('health_grade') or '-'}), "
+        f"status {summary.get('status', '-')}"
+    ]
+    for name, report in performance.get("prd_compliance", {}).items():
+        measured = (
+            f"hit rate {report['hit_rate']:.1f}%"
+            if report["kind"] == "hit_rate"
+            else f"p95 {report['p95_ms']:.1f} ms"
+        )
+        lines.append(
+            f"              {name:<20} {report['grade']}  {measured:<18} "
+            f"compliance {report['compliance']:.1f}%"
+        )
+    for route in performance.get("slowest_routes", [])[:3]:
+        lines.append(
+            f"  Slow route  {route['route']:<24} p95 {route['p95_ms']:.1f} ms ({route['severity']})"
+        )
+    slow = performance.get("slow_queries") or {}
+    lines.append(f"  Slow SQL    {slow.get('count', 0)} logged  {slow.get('log_file', '-')}")
+    return "\n".join(lines)
 
 
 def run_demo(
@@ -189,21 +239,36 @@ def run_demo(
     """Run the main job and print the summary. Returns the process exit code."""
     stack.up(settings, progress)
     port = int(os.environ.get("OTELPIPE_DEMO_PORT", "8000"))
+    run_id = uuid.uuid4().hex[:12]
     progress(f"starting the demo gateway on port {port}")
-    gateway = start_service(settings, app=GATEWAY_APP, service=GATEWAY_SERVICE, port=port)
+    gateway = start_service(
+        settings,
+        app=GATEWAY_APP,
+        service=GATEWAY_SERVICE,
+        port=port,
+        extra_env={
+            "OTELPIPE_SLOW_QUERY_LOG": str(slow_query_log(settings)),
+            # Tags everything this run produces, so the summary counts this run only.
+            "OTEL_RESOURCE_ATTRIBUTES": f"otelpipe.run_id={run_id}",
+        },
+    )
     try:
         progress(f"driving load for {duration_s:.0f}s")
         sent, failed = drive_load(gateway.url, duration_s, progress)
+        performance = httpx.get(
+            f"{gateway.url}/api/v1/performance/report", params={"window": "5m"}, timeout=10
+        ).json()
     finally:
         gateway.stop()
     progress("waiting for the pipeline to deliver (tail-sampling decision wait, metric flush)")
     time.sleep(8)
-    summary = _summarise(settings, sent, failed, gateway.log)
+    summary = _summarise(settings, sent, failed, gateway, performance, run_id)
     if as_json:
         print(json.dumps(asdict(summary), indent=2))
     else:
         print(f"""
-otel-perf-pipeline demo — {summary.requests_sent} requests ({summary.requests_failed} failed)
+otel-perf-pipeline demo, run {summary.run_id}: {summary.requests_sent} requests, \
+{summary.requests_failed} failed
 
   Traces      {summary.traces_in_jaeger} in Jaeger        {summary.jaeger_url}
               (Jaeger's HTTP API; the natively built binary has no UI pages)
@@ -211,6 +276,7 @@ otel-perf-pipeline demo — {summary.requests_sent} requests ({summary.requests_
               e.g. rate(http_server_request_duration_seconds_count[1m])
   Logs        {summary.log_records_in_storage} records in log storage  {summary.log_storage}/otel-logs.jsonl
               service stdout (JSON lines): {summary.service_log}
+{_grade_lines(summary.performance)}
 
 The stack keeps running; stop it with: otelpipe stack down""")
     return 0 if summary.traces_in_jaeger and summary.requests_in_prometheus else 1

@@ -20,13 +20,17 @@ def jaeger_traces(
     service: str,
     *,
     operation: str | None = None,
+    tags: dict[str, str] | None = None,
     limit: int = 100,
     lookback: str = "1h",
 ) -> list[dict[str, Any]]:
-    """Traces of ``service`` (optionally one ``operation``) from Jaeger's ``/api/traces``."""
+    """Traces of ``service`` from Jaeger's ``/api/traces``, optionally of one ``operation``
+    and with spans or processes carrying ``tags``."""
     params: dict[str, str | int] = {"service": service, "limit": limit, "lookback": lookback}
     if operation:
         params["operation"] = operation
+    if tags:
+        params["tags"] = json.dumps(tags)
     response = httpx.get(f"{base_url}/api/traces", params=params, timeout=10)
     response.raise_for_status()
     return response.json().get("data") or []
@@ -44,8 +48,8 @@ def prometheus_query(base_url: str, promql: str) -> list[dict[str, Any]]:
 def iter_log_records(logs_dir: Path) -> Iterator[dict[str, Any]]:
     """Every OTLP log record in the collector's JSON-lines files (rotated ones included).
 
-    Each yielded dict is the OTLP/JSON ``logRecord`` with the service name of
-    its resource added under ``"service.name"``.
+    Each yielded dict is the OTLP/JSON ``logRecord`` with its resource's string
+    attributes added under ``"resource"`` and the service name under ``"service.name"``.
     """
     for path in sorted(logs_dir.glob("otel-logs*.jsonl")):
         with path.open(errors="replace") as lines:
@@ -57,14 +61,14 @@ def iter_log_records(logs_dir: Path) -> Iterator[dict[str, Any]]:
                 except ValueError:
                     continue  # a line still being written
                 for resource_logs in batch.get("resourceLogs", []):
-                    service = next(
-                        (
-                            a["value"].get("stringValue")
-                            for a in resource_logs.get("resource", {}).get("attributes", [])
-                            if a["key"] == "service.name"
-                        ),
-                        None,
-                    )
+                    resource = {
+                        a["key"]: a["value"].get("stringValue")
+                        for a in resource_logs.get("resource", {}).get("attributes", [])
+                    }
                     for scope_logs in resource_logs.get("scopeLogs", []):
                         for record in scope_logs.get("logRecords", []):
-                            yield {**record, "service.name": service}
+                            yield {
+                                **record,
+                                "resource": resource,
+                                "service.name": resource.get("service.name"),
+                            }
