@@ -10,9 +10,11 @@ telemetry is counted, not logged per item.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +123,27 @@ def _otlp_exporter(settings: Settings, signal: str, **options: Any) -> Any:
     return exporter_class(endpoint=f"{base}/v1/{signal}", headers=headers, **options)
 
 
+@contextlib.contextmanager
+def _sdk_health_metrics() -> Iterator[None]:
+    """Switch the SDK's own health metrics on for what is built inside the block.
+
+    The SDK reads ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` when each
+    component is constructed. We want it for the batch processors and
+    exporters (dropped and failed telemetry, counted per batch) but not for
+    tracers, which would count every span on the request thread. A value the
+    user set is left alone.
+    """
+    variable = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
+    if variable in os.environ:
+        yield
+        return
+    os.environ[variable] = "true"
+    try:
+        yield
+    finally:
+        del os.environ[variable]
+
+
 @dataclass(frozen=True)
 class Providers:
     tracer_provider: TracerProvider
@@ -139,29 +162,28 @@ def build_providers(settings: Settings) -> Providers:
     meter_provider = MeterProvider(
         resource=resource, metric_readers=[reader], views=_VIEWS, shutdown_on_exit=False
     )
-    # The trace and log exporters report their own health through the meter provider.
-    span_exporter = _otlp_exporter(settings, "traces", meter_provider=meter_provider)
-    log_exporter = _otlp_exporter(settings, "logs", meter_provider=meter_provider)
-
-    tracer_provider = TracerProvider(
-        resource=resource, sampler=settings.sampler(), shutdown_on_exit=False
-    )
-    tracer_provider.add_span_processor(
-        BatchSpanProcessor(
+    with _sdk_health_metrics():
+        # The trace and log exporters report their own health through the meter provider.
+        span_exporter = _otlp_exporter(settings, "traces", meter_provider=meter_provider)
+        log_exporter = _otlp_exporter(settings, "logs", meter_provider=meter_provider)
+        span_processor = BatchSpanProcessor(
             ScrubbingSpanExporter(span_exporter),
             max_queue_size=SPAN_QUEUE_SIZE,
             max_export_batch_size=EXPORT_BATCH_SIZE,
             meter_provider=meter_provider,
         )
-    )
-
-    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(
+        log_processor = BatchLogRecordProcessor(
             log_exporter,
             max_queue_size=LOG_QUEUE_SIZE,
             max_export_batch_size=EXPORT_BATCH_SIZE,
             meter_provider=meter_provider,
         )
+
+    tracer_provider = TracerProvider(
+        resource=resource, sampler=settings.sampler(), shutdown_on_exit=False
     )
+    tracer_provider.add_span_processor(span_processor)
+
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    logger_provider.add_log_record_processor(log_processor)
     return Providers(tracer_provider, meter_provider, logger_provider)

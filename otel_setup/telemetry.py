@@ -57,15 +57,22 @@ class Telemetry:
 
         The flush runs on a daemon thread that is abandoned at the deadline, so
         a dead or black-holing collector can never hang the process. Safe to
-        call more than once (and it is also called at interpreter exit).
+        call more than once, from a signal handler too (and it is also called
+        at interpreter exit).
 
         Returns:
             True if everything flushed in time, False if the deadline cut it short.
         """
-        with self._lock:
+        # Non-blocking: a signal handler that calls shutdown() while the main
+        # thread is inside it must not wait on a lock that thread holds.
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
             if self._shut_down:
                 return True
             self._shut_down = True
+        finally:
+            self._lock.release()
         timeout = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
         started = time.monotonic()
         if self._log_exporter is not None:

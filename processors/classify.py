@@ -14,10 +14,7 @@ Spans that match nothing (internal spans, HTTP client calls) are not graded.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
 from typing import Any
-
-from opentelemetry.trace import SpanKind
 
 from processors.targets import Targets
 
@@ -28,7 +25,7 @@ _ROUTE_CACHE_LIMIT = 1024
 
 
 class Classifier:
-    """Maps (kind, attributes) to a category name of ``targets``, or None."""
+    """Maps what a span says about itself to a category name of ``targets``, or None."""
 
     __slots__ = ("_categories", "_route_cache", "_routes")
 
@@ -48,13 +45,15 @@ class Classifier:
             self._route_cache[route] = found
         return found
 
-    def __call__(self, kind: SpanKind, attributes: Mapping[str, Any]) -> str | None:
-        category = attributes.get(CATEGORY_ATTRIBUTE)
+    def __call__(
+        self, server: bool, category: Any, tier: Any, route: Any, database: bool
+    ) -> str | None:
+        """The category of a span: is it a server span, its ``otelpipe.category``,
+        ``cache.tier`` and ``http.route`` attributes, does it carry a database system."""
         if category == "cache":
-            category = f"cache_{str(attributes.get('cache.tier', 'L1')).lower()}"
-        elif category == "http" or (category is None and kind is SpanKind.SERVER):
-            route = attributes.get("http.route")
+            category = f"cache_{str(tier or 'L1').lower()}"
+        elif category == "http" or (category is None and server):
             category = self.route_category(route) if isinstance(route, str) else None
-        elif category is None and ("db.system" in attributes or "db.system.name" in attributes):
+        elif category is None and database:
             category = "database"
         return category if category in self._categories else None

@@ -49,14 +49,22 @@ class QuantileSketch:
         self.min = math.inf
         self.max = -math.inf
 
-    def add(self, value: float) -> None:
+    def key(self, value: float) -> int:
+        """The bucket ``value`` falls in (pass it to :meth:`add` to count a value in several
+        sketches of the same accuracy while taking the logarithm once)."""
+        return math.ceil(math.log(max(value, _MIN_VALUE)) / self._gamma_log)
+
+    def add(self, value: float, key: int | None = None) -> None:
         """Count one value (a duration in ms; negatives count as the minimum)."""
-        key = math.ceil(math.log(max(value, _MIN_VALUE)) / self._gamma_log)
+        if key is None:
+            key = self.key(value)
         self._buckets[key] = self._buckets.get(key, 0) + 1
         self.count += 1
         self.sum += value
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
 
     def merge(self, other: QuantileSketch) -> None:
         """Add ``other``'s counts to this sketch (same accuracy required)."""

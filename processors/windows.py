@@ -32,15 +32,22 @@ class Stats:
     latency_ms: QuantileSketch = field(default_factory=QuantileSketch)
 
     def add(
-        self, duration_ms: float, *, error: bool, compliant: bool, hit: bool | None = None
+        self,
+        duration_ms: float,
+        *,
+        error: bool,
+        compliant: bool,
+        hit: bool | None = None,
+        key: int | None = None,
     ) -> None:
+        """Count one operation; ``key`` is its sketch bucket, if already computed."""
         self.count += 1
         self.errors += error
         self.compliant += compliant
         if hit is not None:
             self.lookups += 1
             self.hits += hit
-        self.latency_ms.add(duration_ms)
+        self.latency_ms.add(duration_ms, key)
 
     def merge(self, other: Stats) -> None:
         self.count += other.count
@@ -98,9 +105,15 @@ class SlidingWindow:
         self._slots = [Stats() for _ in range(spec.slots)]
 
     def slot(self, now: float) -> Stats:
-        """The stats of the slot covering time ``now`` (reset first if it held older data)."""
+        """The stats of the slot covering time ``now`` (reset first if it held older data).
+
+        A time whose slot has already been reused for later data is too old for the
+        window: the returned stats are not kept.
+        """
         epoch = int(now // self.spec.slot_seconds)
         index = epoch % self.spec.slots
+        if self._epochs[index] > epoch:  # older than the window: count it nowhere
+            return Stats()
         if self._epochs[index] != epoch:
             self._epochs[index] = epoch
             self._slots[index] = Stats()

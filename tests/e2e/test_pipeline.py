@@ -152,3 +152,25 @@ def test_redis_cache_hits_and_misses_reach_prometheus(
 
     found = eventually(lambda: counts().get("hit", 0) >= 1 and counts(), what="cache counts")
     assert (found["hit"], found["miss"]) == (1, 2)  # 9 hit; 7 and 8 missed (7 again was L1)
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "process_memory_usage_bytes",  # process metrics
+        "process_cpu_utilization_ratio",
+        "system_memory_usage_bytes",  # host metrics
+        "process_open_file_descriptor_count",
+        "http_server_active_requests",  # active requests (up-down counter)
+        "otel_sdk_processor_span_processed_total",  # the SDK's own health metrics
+    ],
+)
+def test_system_process_and_sdk_metrics_reach_prometheus(
+    stack_settings: stack.StackSettings, gateway: ServiceProcess, served: list, metric: str
+) -> None:
+    eventually(
+        lambda: prometheus_query(
+            stack_settings.url("prometheus"), f'{metric}{{service_name="{gateway.name}"}}'
+        ),
+        what=f"{metric} for the gateway in Prometheus",
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks of otel-perf-pipeline; results are ratios against a baseline of the same run."""
