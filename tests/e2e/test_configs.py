@@ -36,7 +36,7 @@ def test_jaeger_config_validates(stack_settings: stack.StackSettings) -> None:
     )
 
 
-def test_prometheus_config_checks() -> None:
+def test_prometheus_config_checks() -> None:  # also checks the rule files it names
     _check(
         [
             str(find_debian_tools()["promtool"]),
@@ -45,3 +45,38 @@ def test_prometheus_config_checks() -> None:
             str(CONFIG_DIR / "prometheus" / "prometheus.yml"),
         ]
     )
+
+
+PROMETHEUS = CONFIG_DIR / "prometheus"
+
+
+@pytest.mark.parametrize(
+    "rules", sorted((PROMETHEUS / "rules").glob("*.yml")), ids=lambda p: p.name
+)
+def test_rule_files_check(rules: Path) -> None:
+    _check([str(find_debian_tools()["promtool"]), "check", "rules", str(rules)])
+
+
+def test_rule_unit_tests_pass() -> None:
+    tests = sorted((PROMETHEUS / "tests").glob("*.test.yml"))
+    assert tests
+    _check([str(find_debian_tools()["promtool"]), "test", "rules", *map(str, tests)])
+
+
+def test_every_alert_has_a_firing_test_with_exact_annotations() -> None:
+    import yaml
+
+    alerts = {
+        rule["alert"]
+        for group in yaml.safe_load((PROMETHEUS / "rules" / "alerts.yml").read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    fired = {
+        case["alertname"]
+        for path in (PROMETHEUS / "tests").glob("*.test.yml")
+        for test in yaml.safe_load(path.read_text())["tests"]
+        for case in test.get("alert_rule_test", [])
+        if case.get("exp_alerts") and all("exp_annotations" in a for a in case["exp_alerts"])
+    }
+    assert alerts - fired == set(), "alerts without a firing unit test"
