@@ -3,7 +3,7 @@
 A look-up of ``/items/{item_id}`` authenticates the caller, then tries an
 in-process L1 cache, Redis (L2) and finally a SQL database — so one request
 shows every category the processors grade. ``/reports/slow`` runs a query
-that takes ``delay_ms`` (for the slow-query log).
+that takes ``delay_ms`` (for the slow-query log); ``/error`` always fails.
 
 Run it against the local stack (``otelpipe stack up``)::
 
@@ -22,7 +22,7 @@ from typing import Annotated
 import redis.asyncio as redis
 import sqlalchemy
 import structlog
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, HTTPException, Query
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
@@ -105,6 +105,12 @@ def _load_item(item_id: int) -> str:
             sqlalchemy.text("SELECT name FROM items WHERE id = :id"), {"id": item_id}
         ).first()
     return row[0] if row else f"item-{item_id}"
+
+
+@app.get("/error")
+async def error() -> None:
+    """Always answers 500: error rates, error spans and SPM's error series need some errors."""
+    raise HTTPException(status_code=500, detail="deliberate failure for the demo")
 
 
 @app.get("/reports/slow")
