@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from otel_setup.config import ConfigError, Settings
 from otel_setup.providers import Providers
 from processors.api import PREFIX, performance_router
+from processors.classify import Classifier
 from processors.grading import GradingProcessor
 from processors.metrics import register_metrics
 from processors.slow_queries import SlowQueryProcessor
@@ -24,6 +26,8 @@ class Performance:
 
     grading: GradingProcessor
     slow_queries: SlowQueryProcessor
+    #: The endpoint class of an HTTP route, by the targets' route rules.
+    route_class: Callable[[str], str | None]
 
 
 def install_performance(
@@ -53,4 +57,6 @@ def install_performance(
     register_metrics(meter, grading)
     if app is not None and settings.performance_api:
         app.include_router(performance_router(grading, slow_queries), prefix=PREFIX)
-    return Performance(grading, slow_queries)
+    # Its own classifier: this one is called on request threads, the grading
+    # state's on the worker.
+    return Performance(grading, slow_queries, Classifier(targets).route_category)

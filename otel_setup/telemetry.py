@@ -131,7 +131,8 @@ def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOption
         if settings.performance:
             performance = install_performance(settings, providers, app)
         if app is not None:
-            instrument_fastapi(app, settings, providers)
+            route_class = performance.route_class if performance is not None else None
+            instrument_fastapi(app, settings, providers, route_class)
         instrument_libraries(settings, providers)
     telemetry = Telemetry(settings, providers, app, log_exporter, performance)
     atexit.register(telemetry.shutdown)

@@ -59,6 +59,15 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _slo(args: argparse.Namespace) -> int:
+    from otelpipe.slo import write
+
+    changed = write(stack.StackSettings.from_env().config_dir, check=args.check)
+    for path in changed:
+        print(f"{'out of date' if args.check else 'wrote'}: {path}")
+    return 1 if args.check and changed else 0
+
+
 def _config(args: argparse.Namespace) -> int:
     from otel_setup import ConfigError, Settings
 
@@ -86,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(run=_demo)
+
+    slo = commands.add_parser("slo", help="render SLO rules and tests from slos.yaml")
+    slo.add_argument("action", choices=["render"])
+    slo.add_argument("--check", action="store_true", help="exit 1 if the rendered files differ")
+    slo.set_defaults(run=_slo)
 
     config = commands.add_parser(
         "config", help="print the otel_setup settings resolved from this environment"

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,9 +24,13 @@ from otel_setup.routes import UnmatchedRoutes
 __all__ = ["instrument_fastapi", "uninstrument_fastapi"]
 
 _ORIGINAL_STACK = "_otelpipe_original_build_middleware_stack"
+#: Span attribute: the SLO endpoint class of the request's route.
+SLO_CLASS = "otelpipe.slo_class"
 
 
-def _server_request_hook(unmatched: UnmatchedRoutes) -> Any:
+def _server_request_hook(
+    unmatched: UnmatchedRoutes, slo_class: Callable[[str], str | None] | None
+) -> Any:
     def hook(span: Span, scope: dict[str, Any]) -> None:
         if not span.is_recording() or scope.get("type") != "http":
             return
@@ -33,16 +38,29 @@ def _server_request_hook(unmatched: UnmatchedRoutes) -> Any:
         request_id = request_id_from_scope(scope)
         if request_id:
             span.set_attribute("request.id", request_id)
-        if "http.route" not in (span.attributes or {}):  # type: ignore[attr-defined]
+        route = (span.attributes or {}).get("http.route")  # type: ignore[attr-defined]
+        if route is None:
             route = unmatched(scope.get("path", "/"))
             span.set_attribute("http.route", route)
             span.update_name(f"{scope.get('method', 'HTTP')} {route}")
+        endpoint_class = slo_class(route) if slo_class is not None else None
+        if endpoint_class is not None:
+            span.set_attribute(SLO_CLASS, endpoint_class)
 
     return hook
 
 
-def instrument_fastapi(app: FastAPI, settings: Settings, providers: Providers) -> None:
+def instrument_fastapi(
+    app: FastAPI,
+    settings: Settings,
+    providers: Providers,
+    slo_class: Callable[[str], str | None] | None = None,
+) -> None:
     """Trace every request of ``app`` and record ``http.server.request.duration``.
+
+    ``slo_class(route)`` names the endpoint class of a route (from the PRD
+    targets' route rules); it goes on the server span as ``otelpipe.slo_class``,
+    which the collector's spanmetrics keep for the SLO rules.
 
     The per-request ASGI ``receive``/``send`` spans are left out: they double
     the span count and say nothing a user looks for.
@@ -53,7 +71,7 @@ def instrument_fastapi(app: FastAPI, settings: Settings, providers: Providers) -
         meter_provider=providers.meter_provider,
         excluded_urls=",".join(settings.excluded_urls),
         exclude_spans=["receive", "send"],
-        server_request_hook=_server_request_hook(UnmatchedRoutes()),
+        server_request_hook=_server_request_hook(UnmatchedRoutes(), slo_class),
     )
     # Outermost, around the instrumentor's own stack, so that every response —
     # the 500 page of an unhandled exception included — carries the request id.

@@ -80,3 +80,9 @@ def test_every_alert_has_a_firing_test_with_exact_annotations() -> None:
         if case.get("exp_alerts") and all("exp_annotations" in a for a in case["exp_alerts"])
     }
     assert alerts - fired == set(), "alerts without a firing unit test"
+
+
+def test_slo_rules_and_tests_are_rendered_from_slos_yaml() -> None:
+    from otelpipe.slo import write
+
+    assert write(CONFIG_DIR, check=True) == [], "run `otelpipe slo render`"

@@ -12,6 +12,7 @@ import pytest
 
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
+from otelpipe.queries import prometheus_query
 from tests.e2e.test_pipeline import eventually
 from tests.support import free_port
 
@@ -67,3 +68,21 @@ def test_latency_call_rate_and_error_rate_are_not_empty(
             what=f"non-zero SPM {kind} for {gateway.name} from Jaeger",
         )
         assert points
+
+
+def test_slo_rules_record_error_ratio_and_budget_for_the_service(
+    stack_settings: stack.StackSettings, gateway: ServiceProcess
+) -> None:
+    """Runs after the traffic above; the rules are evaluated by the real Prometheus."""
+    url = stack_settings.url("prometheus")
+    selector = f'service_name="{gateway.name}", otelpipe_slo_class="http_public"'
+    for series in (
+        f'slo:sli_error:ratio_rate5m{{{selector}, sli="availability"}}',
+        f'slo:sli_error:ratio_rate5m{{{selector}, sli="latency"}}',
+        f'slo:error_budget_remaining:ratio{{{selector}, sli="availability"}}',
+    ):
+        eventually(lambda series=series: prometheus_query(url, series), what=series)
+    (availability,) = prometheus_query(
+        url, f'slo:sli_error:ratio_rate5m{{{selector}, sli="availability"}}'
+    )
+    assert 0.3 < float(availability["value"][1]) < 0.7  # /items and /error, one each, in turn

@@ -103,3 +103,14 @@ def test_no_duplicate_server_span_from_fastapi_native_telemetry(client_and_spans
     client.get("/items/5")
     assert len(_server_spans(spans)) == 1
     assert not [s for s in spans.get_finished_spans() if s.name.startswith("fastapi.")]
+
+
+def test_server_spans_carry_their_slo_class(client_and_spans) -> None:
+    client, spans = client_and_spans
+    client.get("/items/1")
+    client.get("/api/v1/performance/metrics")
+    classes = {s.name: s.attributes.get("otelpipe.slo_class") for s in _server_spans(spans)}
+    assert classes == {
+        "GET /items/{item_id}": "http_public",
+        "GET /api/v1/performance/metrics": None,
+    }
