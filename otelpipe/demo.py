@@ -127,8 +127,9 @@ def start_service(
 
 
 def drive_load(base_url: str, duration_s: float, progress: Progress) -> tuple[int, int]:
-    """GET ``/items/{id}`` (ids 1-200: L1, Redis and database all serve some) for ``duration_s``,
-    and one deliberately slow report, so the slow-query log has an entry.
+    """Item look-ups (ids 1-200: L1, Redis and database all serve some), checkouts and
+    a few failing requests for ``duration_s``, and one deliberately slow report, so
+    the slow-query log has an entry.
 
     Returns (requests sent, non-2xx responses). The full load tool is ``otelpipe load``.
     """
@@ -138,7 +139,14 @@ def drive_load(base_url: str, duration_s: float, progress: Progress) -> tuple[in
     with httpx.Client(base_url=base_url, timeout=10) as client:
         client.get("/reports/slow", params={"delay_ms": 1200})
         while time.monotonic() < deadline:
-            response = client.get(f"/items/{random.randint(1, 200)}")
+            item = random.randint(1, 200)
+            # One request in ten is a checkout (external API, queue), one in fifty fails.
+            if sent % 10 == 9:
+                response = client.post(f"/checkout/{item}")
+            elif sent % 50 == 49:
+                response = client.get("/error")
+            else:
+                response = client.get(f"/items/{item}")
             sent += 1
             failed += response.status_code >= 400
             if time.monotonic() >= next_report:

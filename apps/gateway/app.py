@@ -2,8 +2,11 @@
 
 A look-up of ``/items/{item_id}`` authenticates the caller, then tries an
 in-process L1 cache, Redis (L2) and finally a SQL database — so one request
-shows every category the processors grade. ``/reports/slow`` runs a query
-that takes ``delay_ms`` (for the slow-query log); ``/error`` always fails.
+shows every category the processors grade. ``POST /checkout/{item_id}``
+authorises and charges through a simulated payment provider (external API,
+queue); a background job refreshes prices every few seconds. ``/reports/slow``
+runs a query that takes ``delay_ms`` (for the slow-query log); ``/error``
+always fails.
 
 Run it against the local stack (``otelpipe stack up``)::
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,11 +28,11 @@ import sqlalchemy
 import structlog
 from fastapi import FastAPI, HTTPException, Query
 from sqlalchemy import event
-from sqlalchemy.pool import StaticPool
 
 from otel_setup import setup_telemetry, track
 
 log = structlog.get_logger("apps.gateway")
+_DB_DIR = tempfile.TemporaryDirectory(prefix="otelpipe-gateway-")
 
 #: Simulated cost of verifying a token, in seconds (well inside the 30 ms grade-A target).
 AUTH_SECONDS = 0.002
@@ -36,10 +40,10 @@ L1_SIZE = 100
 
 
 def _engine() -> sqlalchemy.Engine:
-    # One in-memory SQLite database per process, shared by the worker threads.
-    engine = sqlalchemy.create_engine(
-        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-    )
+    # A SQLite file of this process's own (removed at exit), one connection per
+    # thread: sharing one connection between threads can deadlock SQLite's
+    # mutex against the GIL while a query runs a Python function.
+    engine = sqlalchemy.create_engine(f"sqlite:///{_DB_DIR.name}/gateway.db")
 
     @event.listens_for(engine, "connect")
     def add_sleep(connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -55,10 +59,30 @@ def _engine() -> sqlalchemy.Engine:
     return engine
 
 
+@track.job("refresh_prices")
+async def refresh_prices() -> None:
+    """A background job: reload a few items into the L1 cache."""
+    await asyncio.sleep(0.005)
+    for item_id in range(1, 6):
+        l1_cache[item_id] = await asyncio.to_thread(_load_item, item_id)
+
+
+async def run_jobs(every_s: float) -> None:
+    while True:
+        try:
+            await refresh_prices()
+        except Exception:
+            log.exception("refresh_prices failed")
+        track.queue_size("orders", len(pending_orders))
+        await asyncio.sleep(every_s)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    jobs = asyncio.create_task(run_jobs(float(os.environ.get("GATEWAY_JOB_INTERVAL", "2"))))
     yield
+    jobs.cancel()
     await app.state.redis.aclose()
     telemetry.shutdown()
 
@@ -67,6 +91,9 @@ app = FastAPI(title="otel-perf-pipeline demo gateway", lifespan=lifespan)
 telemetry = setup_telemetry(app, service_name=os.environ.get("OTEL_SERVICE_NAME", "gateway"))
 engine = _engine()
 l1_cache: dict[int, str] = {}
+pending_orders: list[int] = []
+#: Simulated latency of the third-party payment provider, in seconds.
+PAYMENT_SECONDS = 0.02
 
 
 @app.get("/health")
@@ -105,6 +132,22 @@ def _load_item(item_id: int) -> str:
             sqlalchemy.text("SELECT name FROM items WHERE id = :id"), {"id": item_id}
         ).first()
     return row[0] if row else f"item-{item_id}"
+
+
+@app.post("/checkout/{item_id}")
+async def checkout(item_id: int) -> dict[str, object]:
+    """Authorise, then charge through the (simulated) payment provider."""
+    with track.authentication(method="token"):
+        await asyncio.sleep(AUTH_SECONDS)
+    with track.authorization("orders", "create"):
+        await asyncio.sleep(0.001)
+    pending_orders.append(item_id)
+    enqueued = time.monotonic()
+    with track.external("stripe", "create_payment"):
+        await asyncio.sleep(PAYMENT_SECONDS)
+    pending_orders.remove(item_id)
+    track.queue_wait("orders", time.monotonic() - enqueued)
+    return {"id": item_id, "status": "paid"}
 
 
 @app.get("/error")
