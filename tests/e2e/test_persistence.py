@@ -1,0 +1,37 @@
+"""Jaeger keeps traces on badger (ephemeral: false): a restart loses none."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from otelpipe import stack
+from otelpipe.demo import ServiceProcess
+from otelpipe.queries import jaeger_traces
+from otelpipe.stack.build import resolve_binaries
+from otelpipe.stack.components import components
+from otelpipe.stack.supervisor import start_component, stop_component
+from tests.e2e.test_pipeline import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def test_traces_survive_a_jaeger_restart(
+    stack_settings: stack.StackSettings, gateway: ServiceProcess
+) -> None:
+    httpx.get(f"{gateway.url}/items/11", timeout=10).raise_for_status()
+    query = stack_settings.url("jaeger_query")
+    before = eventually(lambda: jaeger_traces(query, gateway.name, limit=1000),
+                        what="the gateway's traces in Jaeger")  # fmt: skip
+    trace_ids = {t["traceID"] for t in before}
+
+    (jaeger,) = [c for c in components(stack_settings, resolve_binaries(stack_settings))
+                 if c.name == "jaeger"]  # fmt: skip
+    stop_component(stack_settings, jaeger)
+    assert not jaeger.ready()
+    start_component(stack_settings, jaeger)
+
+    for trace_id in trace_ids:
+        response = httpx.get(f"{query}/api/traces/{trace_id}", timeout=10)
+        assert response.status_code == 200, f"trace {trace_id} lost in the restart"
+        assert response.json()["data"][0]["traceID"] == trace_id
