@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
 from otelpipe import stack
-from otelpipe.demo import ServiceProcess
+from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.queries import jaeger_traces
 from otelpipe.stack.build import resolve_binaries
 from otelpipe.stack.components import components
 from otelpipe.stack.supervisor import start_component, stop_component
 from tests.e2e.test_pipeline import eventually
+from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def gateway(stack_settings: stack.StackSettings) -> Iterator[ServiceProcess]:
+    """A gateway of its own: this test's requests change no other test's counts."""
+    service = start_service(
+        stack_settings,
+        app=GATEWAY_APP,
+        port=free_port(),
+        service=f"persist-e2e-{uuid.uuid4().hex[:8]}",
+    )
+    yield service
+    service.stop()
 
 
 def test_traces_survive_a_jaeger_restart(

@@ -85,12 +85,15 @@ def test_request_histogram_and_spanmetrics_in_prometheus(
     url = stack_settings.url("prometheus")
     selector = f'service_name="{gateway.name}", http_route="/items/{{item_id}}"'
     counted = eventually(
-        lambda: _total(
-            prometheus_query(url, f"http_server_request_duration_seconds_count{{{selector}}}")
+        lambda: (
+            _total(
+                prometheus_query(url, f"http_server_request_duration_seconds_count{{{selector}}}")
+            )
+            >= len(served)
         ),
-        what="the request-duration histogram in Prometheus",
+        what=f"{len(served)} requests in the request-duration histogram in Prometheus",
     )
-    assert counted >= len(served)
+    assert counted
     buckets = prometheus_query(url, f"http_server_request_duration_seconds_bucket{{{selector}}}")
     assert {s["metric"]["le"] for s in buckets} >= {"0.005", "+Inf"}
 
@@ -150,7 +153,10 @@ def test_redis_cache_hits_and_misses_reach_prometheus(
         )
         return {s["metric"]["cache_result"]: float(s["value"][1]) for s in vector}
 
-    found = eventually(lambda: counts().get("hit", 0) >= 1 and counts(), what="cache counts")
+    found = eventually(
+        lambda: (c := counts()).get("hit", 0) >= 1 and c.get("miss", 0) >= 2 and c,
+        what="1 hit and 2 misses counted",
+    )
     assert (found["hit"], found["miss"]) == (1, 2)  # 9 hit; 7 and 8 missed (7 again was L1)
 
 
