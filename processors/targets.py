@@ -140,19 +140,9 @@ def _alerts(source: str, raw: object) -> AlertPolicy:
         {"warning_factor", "critical_factor", "hysteresis", "window", "min_count"},
     )
     defaults = AlertPolicy()
-    warning = _number(
-        source,
-        "alerts.warning_factor",
-        data.get("warning_factor", defaults.warning_factor),
-        low=1.0,
-        high=100,
-    )
-    critical = _number(
-        source,
-        "alerts.critical_factor",
-        data.get("critical_factor", defaults.critical_factor),
-        low=1.0,
-        high=100,
+    warning, critical = (
+        _number(source, f"alerts.{key}", data.get(key, getattr(defaults, key)), low=1.0, high=100)
+        for key in ("warning_factor", "critical_factor")
     )
     if critical <= warning:
         raise _fail(
