@@ -105,24 +105,13 @@ def memory(spans: int, routes: int) -> dict[str, Any]:
     """Memory the grading state holds after ``spans`` spans over ``routes`` distinct routes."""
     state = GradingState(load_targets())
     end_ns = time.time_ns()
-    routes_ = [f"/r/{i}" for i in range(routes)]
+    attributes = [{**ATTRIBUTES, "http.route": f"/r/{i}"} for i in range(routes)]
     tracemalloc.start()
     empty, _ = tracemalloc.get_traced_memory()
     for i in range(spans):
         duration_ns = (1 + i % 97) * 1_000_000
         state.record_finished(
-            (
-                True,
-                "http",
-                None,
-                None,
-                routes_[i % routes],
-                False,
-                False,
-                end_ns - duration_ns,
-                end_ns,
-                i,
-            )
+            (attributes[i % routes], True, False, end_ns - duration_ns, end_ns, i)
         )
         if i % 100_000 == 0:
             state.fold()  # as the worker does every second
