@@ -40,6 +40,7 @@ __all__ = [
     "RouteReport",
     "finished",
     "grade_points",
+    "overall_grade",
 ]
 
 _log = logging.getLogger(__name__)
@@ -61,6 +62,14 @@ _POINTS = {"A": 4, "B": 3, "C": 2, "D": 1, "F": 0}
 def grade_points(grade: str) -> int:
     """A=4 … F=0, the scale the overall grade and the Prometheus gauge use."""
     return _POINTS[grade]
+
+
+def overall_grade(reports: list[CategoryReport]) -> str | None:
+    """The letter nearest the mean grade points of ``reports`` (None without any)."""
+    if not reports:
+        return None
+    mean = sum(grade_points(r.grade) for r in reports) / len(reports)
+    return next(g for g, p in _POINTS.items() if mean >= p - 0.5)
 
 
 def _grade(category: Category, stats: Stats) -> tuple[str, float] | None:
@@ -274,14 +283,6 @@ class GradingState:
                 )
             )
         return reports
-
-    def overall_grade(self, window: str, now: float) -> str | None:
-        """The letter nearest the mean grade points of the categories with data."""
-        reports = self.categories(window, now)
-        if not reports:
-            return None
-        mean = sum(grade_points(r.grade) for r in reports) / len(reports)
-        return next(g for g, p in _POINTS.items() if mean >= p - 0.5)
 
     def routes(self, now: float, limit: int) -> list[RouteReport]:
         """The slowest routes of the last hour by p95, slowest first."""

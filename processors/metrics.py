@@ -17,57 +17,83 @@ Observable instruments read the grading state on the metric reader's thread
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from processors.grading import GradingProcessor, grade_points
+from processors.alerts import Alert
+from processors.grading import CategoryReport, GradingProcessor, grade_points, overall_grade
 
 __all__ = ["GAUGE_WINDOW", "register_metrics"]
 
 GAUGE_WINDOW = "5m"
 
 
+class _Snapshot:
+    """The grading state over :data:`GAUGE_WINDOW`, read once per metric collection.
+
+    One collection calls every gauge's callback within milliseconds; they share
+    one read (one drain, one merge of the windows) instead of one each.
+    """
+
+    __slots__ = ("_at", "_grading", "_max_age_s", "_value")
+
+    def __init__(self, grading: GradingProcessor, max_age_s: float = 1.0) -> None:
+        self._grading = grading
+        self._at = -max_age_s
+        self._value: tuple[list[CategoryReport], float | None, list[Alert]] = ([], None, [])
+        self._max_age_s = max_age_s
+
+    def __call__(self) -> tuple[list[CategoryReport], float | None, list[Alert]]:
+        if time.monotonic() - self._at >= self._max_age_s:
+            self._value = self._grading.read(
+                lambda s, now: (
+                    s.categories(GAUGE_WINDOW, now),
+                    s.health(GAUGE_WINDOW, now).score,
+                    list(s.alerts.active.values()),
+                )
+            )
+            self._at = time.monotonic()
+        return self._value
+
+
 def register_metrics(meter: Meter, grading: GradingProcessor) -> None:
     """Create the observable instruments of ``grading`` on ``meter``."""
+    snapshot = _Snapshot(grading)
 
-    def categories(_options: CallbackOptions):  # type: ignore[no-untyped-def]
-        return grading.read(lambda s, now: s.categories(GAUGE_WINDOW, now))
+    def grade(_options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(grade_points(r.grade), {"category": r.category}) for r in snapshot()[0]]
 
-    def grade(options: CallbackOptions) -> Iterable[Observation]:
-        return [
-            Observation(grade_points(r.grade), {"category": r.category})
-            for r in categories(options)
-        ]
+    def compliance(_options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(r.compliance, {"category": r.category}) for r in snapshot()[0]]
 
-    def compliance(options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(r.compliance, {"category": r.category}) for r in categories(options)]
-
-    def latency(options: CallbackOptions) -> Iterable[Observation]:
+    def latency(_options: CallbackOptions) -> Iterable[Observation]:
         return [
             Observation(r.value, {"category": r.category})
-            for r in categories(options)
+            for r in snapshot()[0]
             if r.kind == "latency"
         ]
 
-    def hit_rate(options: CallbackOptions) -> Iterable[Observation]:
+    def hit_rate(_options: CallbackOptions) -> Iterable[Observation]:
         return [
             Observation(r.value, {"category": r.category})
-            for r in categories(options)
+            for r in snapshot()[0]
             if r.kind == "hit_rate"
         ]
 
     def overall(_options: CallbackOptions) -> Iterable[Observation]:
-        letter = grading.read(lambda s, now: s.overall_grade(GAUGE_WINDOW, now))
+        letter = overall_grade(snapshot()[0])
         return [] if letter is None else [Observation(grade_points(letter))]
 
     def health(_options: CallbackOptions) -> Iterable[Observation]:
-        score = grading.read(lambda s, now: s.health(GAUGE_WINDOW, now).score)
+        score = snapshot()[1]
         return [] if score is None else [Observation(score)]
 
     def alerts(_options: CallbackOptions) -> Iterable[Observation]:
-        active = grading.read(lambda s, now: list(s.alerts.active.values()))
-        return [Observation(1, {"category": a.category, "severity": a.severity}) for a in active]
+        return [
+            Observation(1, {"category": a.category, "severity": a.severity}) for a in snapshot()[2]
+        ]
 
     def dropped(_options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(grading.dropped)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from processors.grading import CategoryReport, GradingState, RouteReport
+from processors.grading import CategoryReport, GradingState, RouteReport, overall_grade
 
 __all__ = [
     "alerts_document",
@@ -55,7 +55,7 @@ def metrics_document(state: GradingState, now: float, window: str) -> dict[str, 
     return {
         "timestamp": now,
         "window": window,
-        "overall_grade": state.overall_grade(window, now),
+        "overall_grade": overall_grade(reports),
         "prd_compliance": {r.category: r.compliance for r in reports},
         "metrics_by_category": {r.category: _category_dict(r) for r in reports},
         "active_alerts_count": len(state.alerts.active),
@@ -99,7 +99,7 @@ def compliance_document(state: GradingState, now: float, window: str) -> dict[st
         "timestamp": now,
         "window": window,
         "overall_compliance_status": status,
-        "overall_grade": state.overall_grade(window, now),
+        "overall_grade": overall_grade(reports),
         "average_compliance_percentage": None if average is None else round(average, 2),
         "target_compliance": {r.category: _category_dict(r) for r in reports},
         "compliance_summary": {
@@ -219,7 +219,7 @@ def report_document(
         "timestamp": now,
         "window": window,
         "executive_summary": {
-            "overall_grade": state.overall_grade(window, now),
+            "overall_grade": overall_grade(reports),
             "health_score": health.score,
             "health_grade": health.grade,
             "status": _status(state, health.grade and health.grade.rstrip("+")),

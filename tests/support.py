@@ -5,7 +5,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -35,3 +41,15 @@ def black_hole() -> Iterator[str]:
         server.close()
         for conn in held:
             conn.close()
+
+
+def eventually(probe: Callable[[], T], *, timeout_s: float = 60.0, what: str) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: nothing after {timeout_s:.0f}s")
+        time.sleep(1.0)

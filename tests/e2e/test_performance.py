@@ -17,8 +17,7 @@ from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.queries import prometheus_query
 from processors.grading import grade_points
-from tests.e2e.test_pipeline import eventually
-from tests.support import free_port
+from tests.support import eventually, free_port
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1/performance"

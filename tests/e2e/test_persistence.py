@@ -14,8 +14,7 @@ from otelpipe.queries import jaeger_traces
 from otelpipe.stack.build import resolve_binaries
 from otelpipe.stack.components import components
 from otelpipe.stack.supervisor import start_component, stop_component
-from tests.e2e.test_pipeline import eventually
-from tests.support import free_port
+from tests.support import eventually, free_port
 
 pytestmark = pytest.mark.e2e
 

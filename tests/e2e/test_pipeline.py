@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -13,23 +11,11 @@ import redis
 from otelpipe import stack
 from otelpipe.demo import ServiceProcess
 from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 OPERATION = "GET /items/{item_id}"
-
-
-def eventually(probe: Callable[[], T], *, timeout_s: float = 60.0, what: str) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: nothing after {timeout_s:.0f}s")
-        time.sleep(1.0)
 
 
 @pytest.fixture(scope="module")

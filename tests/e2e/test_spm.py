@@ -13,8 +13,7 @@ import pytest
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.queries import prometheus_query
-from tests.e2e.test_pipeline import eventually
-from tests.support import free_port
+from tests.support import eventually, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,13 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
-from processors.grading import OTHER_ROUTE, ROUTE_LIMIT, GradingProcessor, GradingState
+from processors.grading import (
+    OTHER_ROUTE,
+    ROUTE_LIMIT,
+    GradingProcessor,
+    GradingState,
+    overall_grade,
+)
 from processors.targets import load_targets
 from tests.processors.spans import span
 
@@ -103,7 +109,7 @@ def test_overall_grade_is_the_mean_of_category_grades(state: GradingState) -> No
     _feed(state, [20.0] * 10, otelpipe__category="authentication")  # A (4)
     _feed(state, [70.0] * 10, otelpipe__category="authorization")  # C (2)
     _feed(state, [100.0] * 10, otelpipe__category="database")  # F (0)
-    assert state.overall_grade("1m", NOW) == "C"  # mean 2.0
+    assert overall_grade(state.categories("1m", NOW)) == "C"  # mean 2.0
 
 
 def test_slowest_routes_with_severity_and_cache_hit_rate(state: GradingState) -> None:
