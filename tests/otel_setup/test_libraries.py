@@ -76,3 +76,21 @@ def test_httpx_sync_and_async_calls_name_the_peer_service(instrument, local_serv
         assert span.attributes["peer.service"] == "localhost"
         assert span.attributes["otelpipe.category"] == "http_client"
         assert span.attributes["http.response.status_code"] == 200
+
+
+def test_httpx_peer_service_extension_names_the_called_service(instrument, local_server) -> None:
+    _, spans = instrument()
+
+    async def call() -> None:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(
+                f"{local_server}/pay", extensions={"peer.service": "payments"}
+            )
+            response.raise_for_status()
+
+    asyncio.run(call())
+    with httpx.Client() as client:
+        client.get(f"{local_server}/pay", extensions={"peer.service": ""}).raise_for_status()
+    named, blank = _client_spans(spans)
+    assert named.attributes["peer.service"] == "payments"
+    assert blank.attributes["peer.service"] == "localhost"  # an empty name falls back to the host
