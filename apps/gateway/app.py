@@ -3,60 +3,49 @@
 A look-up of ``/items/{item_id}`` authenticates the caller, then tries an
 in-process L1 cache, Redis (L2) and finally a SQL database — so one request
 shows every category the processors grade. ``POST /checkout/{item_id}``
-authorises and charges through a simulated payment provider (external API,
-queue); a background job refreshes prices every few seconds. ``/reports/slow``
+authorises, queues the order and pays through the payments service
+(``apps.payments``, at ``PAYMENTS_URL``): one distributed trace across both
+services. A background job refreshes prices every few seconds. ``/reports/slow``
 runs a query that takes ``delay_ms`` (for the slow-query log); ``/error``
 always fails.
 
 Run it against the local stack (``otelpipe stack up``)::
 
-    REDIS_URL=redis://127.0.0.1:6379/0 uvicorn apps.gateway.app:app --port 8000
+    REDIS_URL=redis://127.0.0.1:6379/0 PAYMENTS_URL=http://127.0.0.1:8001 \\
+        uvicorn apps.gateway.app:app --port 8000
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import httpx
 import redis.asyncio as redis
 import sqlalchemy
 import structlog
 from fastapi import FastAPI, HTTPException, Query
-from sqlalchemy import event
 
+from apps.database import sqlite_engine
 from otel_setup import setup_telemetry, track
 
 log = structlog.get_logger("apps.gateway")
-_DB_DIR = tempfile.TemporaryDirectory(prefix="otelpipe-gateway-")
 
 #: Simulated cost of verifying a token, in seconds (well inside the 30 ms grade-A target).
 AUTH_SECONDS = 0.002
 L1_SIZE = 100
 
 
-def _engine() -> sqlalchemy.Engine:
-    # A SQLite file of this process's own (removed at exit), one connection per
-    # thread: sharing one connection between threads can deadlock SQLite's
-    # mutex against the GIL while a query runs a Python function.
-    engine = sqlalchemy.create_engine(f"sqlite:///{_DB_DIR.name}/gateway.db")
-
-    @event.listens_for(engine, "connect")
-    def add_sleep(connection, _record) -> None:  # type: ignore[no-untyped-def]
-        # sleep_ms(n): a query that takes as long as we ask, for the slow-query log.
-        connection.create_function("sleep_ms", 1, lambda ms: time.sleep(ms / 1000) or ms)
-
-    with engine.begin() as conn:
-        conn.execute(sqlalchemy.text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"))
-        conn.execute(
-            sqlalchemy.text("INSERT INTO items (id, name) VALUES (:id, :name)"),
-            [{"id": i, "name": f"item-{i}"} for i in range(1, 1001)],
-        )
-    return engine
+def _seed(conn: sqlalchemy.Connection) -> None:
+    conn.execute(sqlalchemy.text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"))
+    conn.execute(
+        sqlalchemy.text("INSERT INTO items (id, name) VALUES (:id, :name)"),
+        [{"id": i, "name": f"item-{i}"} for i in range(1, 1001)],
+    )
 
 
 @track.job("refresh_prices")
@@ -80,20 +69,22 @@ async def run_jobs(every_s: float) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    app.state.payments = httpx.AsyncClient(
+        base_url=os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8001"), timeout=5
+    )
     jobs = asyncio.create_task(run_jobs(float(os.environ.get("GATEWAY_JOB_INTERVAL", "2"))))
     yield
     jobs.cancel()
     await app.state.redis.aclose()
+    await app.state.payments.aclose()
     telemetry.shutdown()
 
 
 app = FastAPI(title="otel-perf-pipeline demo gateway", lifespan=lifespan)
 telemetry = setup_telemetry(app, service_name=os.environ.get("OTEL_SERVICE_NAME", "gateway"))
-engine = _engine()
+engine = sqlite_engine("gateway", _seed)
 l1_cache: dict[int, str] = {}
 pending_orders: list[int] = []
-#: Simulated latency of the third-party payment provider, in seconds.
-PAYMENT_SECONDS = 0.02
 
 
 @app.get("/health")
@@ -135,19 +126,38 @@ def _load_item(item_id: int) -> str:
 
 
 @app.post("/checkout/{item_id}")
-async def checkout(item_id: int) -> dict[str, object]:
-    """Authorise, then charge through the (simulated) payment provider."""
+async def checkout(
+    item_id: int,
+    fail_rate: Annotated[float | None, Query(ge=0, le=1)] = None,
+    delay_ms: Annotated[int | None, Query(ge=0, le=10_000)] = None,
+) -> dict[str, object]:
+    """Authorise, then pay through the payments service (``fail_rate``/``delay_ms`` go with it)."""
     with track.authentication(method="token"):
         await asyncio.sleep(AUTH_SECONDS)
     with track.authorization("orders", "create"):
         await asyncio.sleep(0.001)
     pending_orders.append(item_id)
     enqueued = time.monotonic()
-    with track.external("stripe", "create_payment"):
-        await asyncio.sleep(PAYMENT_SECONDS)
-    pending_orders.remove(item_id)
-    track.queue_wait("orders", time.monotonic() - enqueued)
-    return {"id": item_id, "status": "paid"}
+    payments: httpx.AsyncClient = app.state.payments
+    knobs = {"fail_rate": fail_rate, "delay_ms": delay_ms}
+    try:
+        response = await payments.post(
+            "/payments",
+            json={"item_id": item_id, "amount_cents": 100 * item_id},
+            params={name: value for name, value in knobs.items() if value is not None},
+            extensions={"peer.service": "payments"},
+        )
+    except httpx.HTTPError as exc:
+        raise HTTPException(status_code=503, detail=f"payments unavailable: {exc!r}") from None
+    finally:
+        pending_orders.remove(item_id)
+        track.queue_wait("orders", time.monotonic() - enqueued)
+    if response.is_error:
+        raise HTTPException(
+            status_code=502 if response.status_code >= 500 else response.status_code,
+            detail=f"payments answered {response.status_code}: {response.text[:200]}",
+        )
+    return {"id": item_id, "status": "paid", "payment_id": response.json()["payment_id"]}
 
 
 @app.get("/error")
