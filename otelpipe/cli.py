@@ -4,7 +4,8 @@ otelpipe stack build          build/locate every backend binary (cached)
 otelpipe stack up             start collector, Jaeger, Prometheus, Redis; wait until ready
 otelpipe stack status [--json]
 otelpipe stack down           stop exactly what ``up`` started
-otelpipe demo [--duration S]  stack up + demo service + load, then say where to look
+otelpipe demo [--duration S]  stack up + demo services + load, then say where to look
+otelpipe load [URL] [...]     async load test with percentiles and SLO verdicts
 """
 
 from __future__ import annotations
@@ -49,14 +50,16 @@ def _stack(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from otelpipe.demo import run_demo
+    from otelpipe.demo import print_summary, run_demo
 
-    return run_demo(
-        stack.StackSettings.from_env(),
-        duration_s=args.duration,
-        progress=_progress,
-        as_json=args.json,
-    )
+    summary = run_demo(stack.StackSettings.from_env(), duration_s=args.duration, progress=_progress)
+    return print_summary(summary, as_json=args.json)
+
+
+def _load(args: argparse.Namespace) -> int:
+    from apps.load.cli import main as load_main
+
+    return load_main(args)
 
 
 def _slo(args: argparse.Namespace) -> int:
@@ -95,6 +98,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(run=_demo)
+
+    import apps.load
+    from apps.load.cli import add_arguments as load_arguments
+
+    load = commands.add_parser(
+        "load",
+        help="load/performance test: percentiles, throughput, SLO verdicts (exit 1 on violation)",
+        description=apps.load.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    load_arguments(load)
+    load.set_defaults(run=_load)
 
     slo = commands.add_parser("slo", help="render SLO rules and tests from slos.yaml")
     slo.add_argument("action", choices=["render"])

@@ -1,15 +1,18 @@
-"""The main job: stack up, the demo service, a burst of load, then where to look.
+"""The main job: stack up, the demo services, a burst of load, then where to look.
 
-The stack stays up afterwards so the data can be explored; ``otelpipe stack
-down`` stops it. The demo service itself is stopped (gracefully, so its
-telemetry is flushed) before the summary is read back from the backends.
+The gateway (``apps.gateway``) calls the payments service (``apps.payments``)
+on every checkout, so a checkout is one trace across two services. Load comes
+from ``otelpipe load``'s engine. The stack stays up afterwards so the data can
+be explored; ``otelpipe stack down`` stops it. The services are stopped
+(gracefully, so their telemetry is flushed) before the summary is read back
+from the backends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -22,15 +25,27 @@ from typing import Any
 
 import httpx
 
+from apps.load import LoadPlan, build_report, parse_endpoint, run_load
+from apps.load.progress import ProgressBar
 from otelpipe import stack
 from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
 from otelpipe.stack.components import http_ok
 from otelpipe.stack.progress import Progress
+from otelpipe.stack.supervisor import port_in_use
+from processors.api import PREFIX as PERFORMANCE_API
+from processors.targets import load_targets
 
-__all__ = ["DemoSummary", "ServiceProcess", "run_demo", "start_service"]
+__all__ = ["DemoSummary", "ServiceProcess", "print_summary", "run_demo", "start_service"]
 
-GATEWAY_APP = "apps.gateway.app:app"
-GATEWAY_SERVICE = "gateway"
+GATEWAY, GATEWAY_APP = "gateway", "apps.gateway.app:app"
+PAYMENTS, PAYMENTS_APP = "payments", "apps.payments.app:app"
+#: How long the summary waits for every request to show up in Prometheus and Jaeger.
+DELIVERY_TIMEOUT_S = 30.0
+#: Look-ups, checkouts of which the payment provider declines about 2 %, and a few errors.
+DEMO_MIX = tuple(
+    parse_endpoint(spec)
+    for spec in ("GET /items/{id}@44", "POST /checkout/{id}?fail_rate=0.02@5", "GET /error@1")
+)
 
 
 @dataclass
@@ -81,6 +96,7 @@ def start_service(
     workers: int = 1,
     server: Sequence[str] = ("uvicorn",),
     ready_timeout_s: float = 30.0,
+    port_env: str | None = None,
 ) -> ServiceProcess:
     """Run ``app`` on ``port``, its JSON logs in ``<home>/logs/<service>.log``.
 
@@ -88,11 +104,15 @@ def start_service(
     or e.g. ``("gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--preload")``.
 
     Raises:
-        stack.StackError: the port is taken, or the service did not answer ``/health`` in time.
+        stack.StackError: the port is taken (the message names ``port_env``, the
+            variable that moves it), or the service did not answer ``/health`` in time.
     """
     url = f"http://{settings.host}:{port}"
-    if http_ok(f"{url}/health", timeout=0.5):
-        raise stack.StackError(f"port {port} already serves something; set OTELPIPE_DEMO_PORT")
+    if port_in_use(settings.host, port):
+        hint = f"; choose another with {port_env}" if port_env else ""
+        raise stack.StackError(
+            f"{service}: port {port} on {settings.host} is already in use by another process{hint}"
+        )
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log = settings.logs_dir / f"{service}.log"
     env = {**os.environ, **service_env(settings, service), **(extra_env or {})}
@@ -126,69 +146,72 @@ def start_service(
     )
 
 
-def drive_load(base_url: str, duration_s: float, progress: Progress) -> tuple[int, int]:
-    """Item look-ups (ids 1-200: L1, Redis and database all serve some), checkouts and
-    a few failing requests for ``duration_s``, and one deliberately slow report, so
-    the slow-query log has an entry.
-
-    Returns (requests sent, non-2xx responses). The full load tool is ``otelpipe load``.
-    """
-    sent = failed = 0
-    deadline = time.monotonic() + duration_s
-    next_report = time.monotonic() + 5
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        client.get("/reports/slow", params={"delay_ms": 1200})
-        while time.monotonic() < deadline:
-            item = random.randint(1, 200)
-            # One request in ten is a checkout (external API, queue), one in fifty fails.
-            if sent % 10 == 9:
-                response = client.post(f"/checkout/{item}")
-            elif sent % 50 == 49:
-                response = client.get("/error")
-            else:
-                response = client.get(f"/items/{item}")
-            sent += 1
-            failed += response.status_code >= 400
-            if time.monotonic() >= next_report:
-                left = max(0.0, deadline - time.monotonic())
-                progress(f"load: {sent} requests, {failed} failed, {left:.0f}s left")
-                next_report += 5
-    return sent, failed
+def _run_load(settings: stack.StackSettings, duration_s: float) -> dict[str, Any]:
+    """The demo gateway's traffic mix for ``duration_s``, through ``otelpipe load``'s engine."""
+    targets = load_targets()
+    plan = LoadPlan(
+        base_url=settings.url("gateway"),
+        endpoints=DEMO_MIX,
+        duration_s=duration_s,
+        concurrency=4,
+    )
+    progress = ProgressBar()
+    try:
+        result = asyncio.run(run_load(plan, progress))
+    finally:
+        progress.close()
+    return build_report(result, targets)
 
 
 @dataclass
 class DemoSummary:
-    requests_sent: int
-    requests_failed: int
-    traces_in_jaeger: int
+    run_id: str
+    #: ``otelpipe load``'s JSON report of the load (per endpoint: percentiles, SLO verdicts).
+    load: dict[str, Any]
+    load_report: str
+    #: Every request the gateway counted in Prometheus for this run (the performance API aside).
     requests_in_prometheus: float
+    traces_in_jaeger: int
+    #: Checkout traces in Jaeger with spans of both the gateway and the payments service.
+    distributed_traces: int
     log_records_in_storage: int
     jaeger_url: str
     prometheus_url: str
     log_storage: str
-    service_log: str
-    #: From the gateway's /api/v1/performance/report (window 5m) just before it stopped.
-    performance: dict[str, Any]
-    slow_query_log: str
-    run_id: str
+    service_logs: dict[str, str]
+    #: Each service's /api/v1/performance/report (window 5m), read just before it stopped.
+    performance: dict[str, dict[str, Any]]
+    slow_query_logs: dict[str, str]
+
+
+def _distributed(traces: list[dict[str, Any]]) -> int:
+    return sum(
+        1
+        for trace in traces
+        if {p["serviceName"] for p in trace["processes"].values()} >= {GATEWAY, PAYMENTS}
+    )
 
 
 def _summarise(
     settings: stack.StackSettings,
-    sent: int,
-    failed: int,
-    gateway: ServiceProcess,
-    performance: dict[str, Any],
     run_id: str,
+    load: dict[str, Any],
+    load_report: Path,
+    services: dict[str, ServiceProcess],
+    performance: dict[str, dict[str, Any]],
 ) -> DemoSummary:
     run = {"otelpipe.run_id": run_id}
-    traces = jaeger_traces(
-        settings.url("jaeger_query"), GATEWAY_SERVICE, tags=run, limit=sent + 100
+    jaeger = settings.url("jaeger_query")
+    requests = load["totals"]["requests"] + 1  # and the one slow report
+    traces = jaeger_traces(jaeger, GATEWAY, tags=run, limit=requests * 2)
+    checkouts = jaeger_traces(
+        jaeger, GATEWAY, operation="POST /checkout/{item_id}", tags=run, limit=requests
     )
     counted = prometheus_query(
         settings.url("prometheus"),
         "sum(max_over_time(http_server_request_duration_seconds_count"
-        f'{{service_name="{GATEWAY_SERVICE}", otelpipe_run_id="{run_id}"}}[1h]))',
+        f'{{service_name="{GATEWAY}", otelpipe_run_id="{run_id}", '
+        f'http_route!~"{PERFORMANCE_API}.*"}}[1h]))',
     )
     logs = sum(
         1
@@ -196,29 +219,30 @@ def _summarise(
         if r["resource"].get("otelpipe.run_id") == run_id
     )
     return DemoSummary(
-        requests_sent=sent,
-        requests_failed=failed,
-        traces_in_jaeger=len(traces),
+        run_id=run_id,
+        load=load,
+        load_report=str(load_report),
         requests_in_prometheus=float(counted[0]["value"][1]) if counted else 0.0,
+        traces_in_jaeger=len(traces),
+        distributed_traces=_distributed(checkouts),
         log_records_in_storage=logs,
-        jaeger_url=f"{settings.url('jaeger_query')}/search?service={GATEWAY_SERVICE}",
+        jaeger_url=f"{jaeger}/search?service={GATEWAY}",
         prometheus_url=f"{settings.url('prometheus')}/graph",
         log_storage=str(settings.telemetry_logs_dir),
-        service_log=str(gateway.log),
+        service_logs={name: str(s.log) for name, s in services.items()},
         performance=performance,
-        slow_query_log=str(slow_query_log(settings)),
-        run_id=run_id,
+        slow_query_logs={name: str(slow_query_log(settings, name)) for name in services},
     )
 
 
-def slow_query_log(settings: stack.StackSettings) -> Path:
-    return settings.logs_dir / f"{GATEWAY_SERVICE}-slow-queries.jsonl"
+def slow_query_log(settings: stack.StackSettings, service: str) -> Path:
+    return settings.logs_dir / f"{service}-slow-queries.jsonl"
 
 
-def _grade_lines(performance: dict[str, Any]) -> str:
+def _grade_lines(service: str, performance: dict[str, Any]) -> str:
     summary = performance.get("executive_summary", {})
     lines = [
-        f"  Grades      overall {summary.get('overall_grade') or '-'}, health score "
+        f"  {service:<10}  overall {summary.get('overall_grade') or '-'}, health score "
         f"{summary.get('health_score') or '-'} ({summary.get('health_grade') or '-'}), "
         f"status {summary.get('status', '-')}"
     ]
@@ -232,59 +256,125 @@ def _grade_lines(performance: dict[str, Any]) -> str:
             f"              {name:<20} {report['grade']}  {measured:<18} "
             f"compliance {report['compliance']:.1f}%"
         )
-    for route in performance.get("slowest_routes", [])[:3]:
+    for route in performance.get("slowest_routes", [])[:2]:
         lines.append(
-            f"  Slow route  {route['route']:<24} p95 {route['p95_ms']:.1f} ms ({route['severity']})"
+            f"              slow route {route['route']:<24} p95 {route['p95_ms']:.1f} ms "
+            f"({route['severity']})"
         )
     slow = performance.get("slow_queries") or {}
-    lines.append(f"  Slow SQL    {slow.get('count', 0)} logged  {slow.get('log_file', '-')}")
+    lines.append(
+        f"              slow SQL   {slow.get('count', 0)} logged  {slow.get('log_file', '-')}"
+    )
     return "\n".join(lines)
 
 
-def run_demo(
-    settings: stack.StackSettings, *, duration_s: float, progress: Progress, as_json: bool = False
-) -> int:
-    """Run the main job and print the summary. Returns the process exit code."""
-    stack.up(settings, progress)
-    port = int(os.environ.get("OTELPIPE_DEMO_PORT", "8000"))
-    run_id = uuid.uuid4().hex[:12]
-    progress(f"starting the demo gateway on port {port}")
-    gateway = start_service(
-        settings,
-        app=GATEWAY_APP,
-        service=GATEWAY_SERVICE,
-        port=port,
-        extra_env={
-            "OTELPIPE_SLOW_QUERY_LOG": str(slow_query_log(settings)),
-            # Tags everything this run produces, so the summary counts this run only.
-            "OTEL_RESOURCE_ATTRIBUTES": f"otelpipe.run_id={run_id}",
-        },
-    )
+def _load_lines(load: dict[str, Any]) -> str:
+    lines = []
+    for e in load["endpoints"]:
+        lat, slo = e["latency_ms"], e["slo"]
+        verdict = ("SLO met" if slo["met"] else "SLO missed") if slo["graded"] else "not graded"
+        lines.append(
+            f"  {e['endpoint'][:38]:<38} {e['requests']:>6} req  p50 {lat['p50'] or 0:7.1f}  "
+            f"p95 {lat['p95'] or 0:7.1f}  p99 {lat['p99'] or 0:7.1f} ms  "
+            f"{e['error_rate']:5.1f}% err  {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def _print_summary(summary: DemoSummary) -> None:
+    totals = summary.load["totals"]
+    grades = "\n".join(_grade_lines(name, report) for name, report in summary.performance.items())
+    print(f"""
+otel-perf-pipeline demo, run {summary.run_id}: {totals["requests"]} requests, \
+{totals["errors"]} failed, {totals["throughput_rps"]:.0f} req/s
+
+Load (otelpipe load; full report {summary.load_report})
+{_load_lines(summary.load)}
+
+Traces    {summary.traces_in_jaeger} gateway traces in Jaeger, {summary.distributed_traces} \
+checkouts traced across gateway -> payments
+          {summary.jaeger_url}  (Jaeger's HTTP API; the native build has no UI pages)
+Metrics   {summary.requests_in_prometheus:.0f} requests counted in Prometheus  \
+{summary.prometheus_url}
+          e.g. rate(http_server_request_duration_seconds_count[1m])
+Logs      {summary.log_records_in_storage} records in log storage  \
+{summary.log_storage}/otel-logs.jsonl
+          service stdout (JSON lines): {", ".join(summary.service_logs.values())}
+Grades (/api/v1/performance/report, last 5 minutes)
+{grades}
+
+The stack keeps running; stop it with: otelpipe stack down""")
+
+
+def _start_services(settings: stack.StackSettings, run_id: str) -> dict[str, ServiceProcess]:
+    """Payments first: the gateway calls it."""
+    services: dict[str, ServiceProcess] = {}
+    extra = {
+        # Tags everything this run produces, so the summary counts this run only.
+        "OTEL_RESOURCE_ATTRIBUTES": f"otelpipe.run_id={run_id}",
+        "PAYMENTS_URL": settings.url("payments"),
+    }
     try:
+        for name, app in ((PAYMENTS, PAYMENTS_APP), (GATEWAY, GATEWAY_APP)):
+            services[name] = start_service(
+                settings,
+                app=app,
+                service=name,
+                port=settings.ports[name],
+                port_env=f"OTELPIPE_{name.upper()}_PORT",
+                extra_env={**extra, "OTELPIPE_SLOW_QUERY_LOG": str(slow_query_log(settings, name))},
+            )
+    except stack.StackError:
+        for running in services.values():
+            running.stop()
+        raise
+    return services
+
+
+def run_demo(
+    settings: stack.StackSettings, *, duration_s: float, progress: Progress
+) -> DemoSummary:
+    """Run the main job: stack up, services, load, then read back what the backends hold."""
+    stack.up(settings, progress)
+    run_id = uuid.uuid4().hex[:12]
+    progress(
+        f"starting the demo services: gateway on {settings.url('gateway')}, "
+        f"payments on {settings.url('payments')}"
+    )
+    services = _start_services(settings, run_id)
+    try:
+        progress("one deliberately slow report (for the slow-query log)")
+        httpx.get(f"{settings.url('gateway')}/reports/slow", params={"delay_ms": 1200}, timeout=10)
         progress(f"driving load for {duration_s:.0f}s")
-        sent, failed = drive_load(gateway.url, duration_s, progress)
-        performance = httpx.get(
-            f"{gateway.url}/api/v1/performance/report", params={"window": "5m"}, timeout=10
-        ).json()
+        load = _run_load(settings, duration_s)
+        performance = {
+            name: httpx.get(
+                f"{s.url}{PERFORMANCE_API}/report", params={"window": "5m"}, timeout=10
+            ).json()
+            for name, s in services.items()
+        }
     finally:
-        gateway.stop()
+        for running in services.values():
+            running.stop()
+    load_report = settings.home / "reports" / f"load-{run_id}.json"
+    load_report.parent.mkdir(parents=True, exist_ok=True)
+    load_report.write_text(json.dumps(load, indent=2) + "\n")
     progress("waiting for the pipeline to deliver (tail-sampling decision wait, metric flush)")
-    time.sleep(8)
-    summary = _summarise(settings, sent, failed, gateway, performance, run_id)
+    sent = load["totals"]["requests"] + 1  # and the slow report
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while True:
+        summary = _summarise(settings, run_id, load, load_report, services, performance)
+        delivered = summary.requests_in_prometheus >= sent and summary.traces_in_jaeger >= sent
+        if delivered or time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    return summary
+
+
+def print_summary(summary: DemoSummary, *, as_json: bool = False) -> int:
+    """Print ``summary`` (as JSON, or for people); the exit code says whether data arrived."""
     if as_json:
         print(json.dumps(asdict(summary), indent=2))
     else:
-        print(f"""
-otel-perf-pipeline demo, run {summary.run_id}: {summary.requests_sent} requests, \
-{summary.requests_failed} failed
-
-  Traces      {summary.traces_in_jaeger} in Jaeger        {summary.jaeger_url}
-              (Jaeger's HTTP API; the natively built binary has no UI pages)
-  Metrics     {summary.requests_in_prometheus:.0f} requests counted in Prometheus  {summary.prometheus_url}
-              e.g. rate(http_server_request_duration_seconds_count[1m])
-  Logs        {summary.log_records_in_storage} records in log storage  {summary.log_storage}/otel-logs.jsonl
-              service stdout (JSON lines): {summary.service_log}
-{_grade_lines(summary.performance)}
-
-The stack keeps running; stop it with: otelpipe stack down""")
+        _print_summary(summary)
     return 0 if summary.traces_in_jaeger and summary.requests_in_prometheus else 1

@@ -48,3 +48,14 @@ def test_every_config_variable_without_default_is_set_by_compose() -> None:
             assert default or var in env, (
                 f"{config}: ${{env:{var}}} has no default and compose sets none"
             )
+
+
+def test_demo_services_run_the_apps_of_the_native_demo_and_find_each_other() -> None:
+    from otelpipe.demo import GATEWAY_APP, PAYMENTS_APP
+
+    commands = {name: " ".join(s.get("command", [])) for name, s in SERVICES.items()}
+    assert GATEWAY_APP in commands["gateway"] and PAYMENTS_APP in commands["payments"]
+    assert SERVICES["gateway"]["environment"]["PAYMENTS_URL"] == "http://payments:8001"
+    for name, service in SERVICES.items():
+        for needed in service.get("depends_on", []):
+            assert needed in SERVICES, f"{name} depends on {needed}, which compose does not define"

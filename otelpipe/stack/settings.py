@@ -28,6 +28,9 @@ PORT_DEFAULTS: Mapping[str, int] = {
     "jaeger_metrics": 14269,
     "prometheus": 9090,
     "redis": 6379,
+    # The demo services ``otelpipe demo`` runs next to the stack.
+    "gateway": 8000,
+    "payments": 8001,
 }
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -85,7 +85,7 @@ def _live_pid(settings: StackSettings, component: Component) -> int | None:
     return int(record["pid"]) if executable == record.get("exe") else None
 
 
-def _port_in_use(host: str, port: int) -> bool:
+def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex((host, port)) == 0
@@ -106,7 +106,7 @@ def start_component(settings: StackSettings, component: Component) -> int:
     """
     for port_name in component.ports:
         port = settings.ports[port_name]
-        if _port_in_use(settings.host, port):
+        if port_in_use(settings.host, port):
             raise StackError(
                 f"{component.name}: port {port} on {settings.host} is already in use by another "
                 f"process; stop it or choose another port with OTELPIPE_{port_name.upper()}_PORT"

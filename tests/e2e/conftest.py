@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from otelpipe import stack
-from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
+from otelpipe.demo import GATEWAY_APP, PAYMENTS_APP, ServiceProcess, start_service
 from otelpipe.stack.settings import PORT_DEFAULTS
 from tests.support import free_port
 
@@ -58,13 +58,30 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.S
                 os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
-def gateway(stack_settings: stack.StackSettings) -> Iterator[ServiceProcess]:
-    """The demo gateway under a service name unique to this test session."""
-    service = f"gateway-e2e-{uuid.uuid4().hex[:8]}"
+def _service(settings: stack.StackSettings, app: str, name: str, **env: str) -> ServiceProcess:
+    """Start a demo service under a name unique to this test session, or fail the test."""
     try:
-        running = start_service(stack_settings, app=GATEWAY_APP, service=service, port=free_port())
+        return start_service(
+            settings, app=app, service=f"{name}-e2e-{uuid.uuid4().hex[:8]}", port=free_port(),
+            extra_env=env,
+        )  # fmt: skip
     except stack.StackError as exc:
-        pytest.fail(f"the demo gateway could not start: {exc}", pytrace=False)
+        pytest.fail(f"the demo {name} could not start: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def payments(stack_settings: stack.StackSettings) -> Iterator[ServiceProcess]:
+    """The demo payments service; gateways send their checkouts here."""
+    running = _service(stack_settings, PAYMENTS_APP, "payments")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    stack_settings: stack.StackSettings, payments: ServiceProcess
+) -> Iterator[ServiceProcess]:
+    """The demo gateway, calling the session's payments service."""
+    running = _service(stack_settings, GATEWAY_APP, "gateway", PAYMENTS_URL=payments.url)
     yield running
     running.stop()
