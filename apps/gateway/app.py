@@ -92,6 +92,21 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@app.get("/items")
+async def list_items(limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> list[dict[str, object]]:
+    """The first ``limit`` items straight from the database: latency grows with the
+    dataset, for reference 004's small/large dataset tests (``otelpipe load -e``)."""
+    return await asyncio.to_thread(_list_items, limit)
+
+
+def _list_items(limit: int) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sqlalchemy.text("SELECT id, name FROM items ORDER BY id LIMIT :limit"), {"limit": limit}
+        )
+        return [{"id": row.id, "name": row.name} for row in rows]
+
+
 @app.get("/items/{item_id}")
 async def get_item(item_id: int) -> dict[str, object]:
     with track.authentication(method="token"):
