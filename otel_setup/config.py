@@ -158,6 +158,7 @@ class SettingsOptions(TypedDict, total=False):
     excluded_urls: Sequence[str] | None
     log_level: str | None
     shutdown_timeout_s: float | None
+    export_retry_s: float | None
     traces_sampler: str | None
     traces_sampler_arg: float | None
     request_id_header: str | None
@@ -189,6 +190,9 @@ class Settings:
             ``OTEL_PYTHON_EXCLUDED_URLS``); entries starting with ``/`` mean that exact path.
         log_level: threshold of the JSON log output (``OTELPIPE_LOG_LEVEL``, default INFO).
         shutdown_timeout_s: upper bound of :meth:`Telemetry.shutdown` (``OTELPIPE_SHUTDOWN_TIMEOUT``).
+        export_retry_s: how long a batch of spans or logs that failed to export is offered
+            again before it is dropped, so a collector outage that long loses nothing
+            (``OTELPIPE_EXPORT_RETRY``, default 120; 0 leaves it to the exporter's own 10 s).
         traces_sampler: ``OTEL_TRACES_SAMPLER`` (default ``parentbased_always_on``: 100 %;
             tail sampling in the collector decides what to keep).
         traces_sampler_arg: ratio for the ``*traceidratio`` samplers (``OTEL_TRACES_SAMPLER_ARG``).
@@ -221,6 +225,7 @@ class Settings:
     excluded_urls: tuple[str, ...] = tuple(exact_path_pattern(p) for p in _DEFAULT_EXCLUDED_PATHS)
     log_level: str = "INFO"
     shutdown_timeout_s: float = 5.0
+    export_retry_s: float = 120.0
     traces_sampler: str = "parentbased_always_on"
     traces_sampler_arg: float = 1.0
     request_id_header: str = "X-Request-ID"
@@ -353,6 +358,9 @@ class Settings:
                 low=0.1,
                 high=60,
                 default=5.0,
+            ),
+            export_retry_s=_number(
+                *pick("export_retry_s", "OTELPIPE_EXPORT_RETRY"), low=0, high=3600, default=120.0
             ),
             traces_sampler=_choice(
                 *pick("traces_sampler", "OTEL_TRACES_SAMPLER"),

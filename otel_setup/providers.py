@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_setup.config import Settings
 from otel_setup.export import ScrubbingSpanExporter
+from otel_setup.retry import RetryingExporter
 
 __all__ = ["DURATION_BUCKETS_S", "Providers", "build_providers", "build_resource"]
 
@@ -164,8 +165,14 @@ def build_providers(settings: Settings) -> Providers:
     )
     with _sdk_health_metrics():
         # The trace and log exporters report their own health through the meter provider.
-        span_exporter = _otlp_exporter(settings, "traces", meter_provider=meter_provider)
-        log_exporter = _otlp_exporter(settings, "logs", meter_provider=meter_provider)
+        span_exporter = RetryingExporter(
+            _otlp_exporter(settings, "traces", meter_provider=meter_provider),
+            budget_s=settings.export_retry_s,
+        )
+        log_exporter = RetryingExporter(
+            _otlp_exporter(settings, "logs", meter_provider=meter_provider),
+            budget_s=settings.export_retry_s,
+        )
         span_processor = BatchSpanProcessor(
             ScrubbingSpanExporter(span_exporter),
             max_queue_size=SPAN_QUEUE_SIZE,
