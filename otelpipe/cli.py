@@ -5,6 +5,8 @@ otelpipe stack up             start collector, Jaeger, Prometheus, Redis; wait u
 otelpipe stack status [--json]
 otelpipe stack down           stop exactly what ``up`` started
 otelpipe demo [--duration S]  stack up + demo service + load, then say where to look
+otelpipe dashboard [--port P] [--prometheus URL]
+                              the performance dashboard page, its data from Prometheus
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from otelpipe.dashboard import serve
+
+    prometheus = args.prometheus or stack.StackSettings.from_env().url("prometheus")
+    serve(prometheus.rstrip("/"), host=args.host, port=args.port)
+    return 0
+
+
 def _slo(args: argparse.Namespace) -> int:
     from otelpipe.slo import write
 
@@ -95,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(run=_demo)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the performance dashboard page, its data from Prometheus"
+    )
+    dashboard.add_argument("--port", type=int, default=8050, help="port to serve on (8050)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    dashboard.add_argument(
+        "--prometheus", help="Prometheus base URL (default: the local stack's, OTELPIPE_*_PORT)"
+    )
+    dashboard.set_defaults(run=_dashboard)
 
     slo = commands.add_parser("slo", help="render SLO rules and tests from slos.yaml")
     slo.add_argument("action", choices=["render"])

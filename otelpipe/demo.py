@@ -62,6 +62,7 @@ def service_env(settings: stack.StackSettings, service: str) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
         "OTEL_METRIC_EXPORT_INTERVAL": "2000",
         "REDIS_URL": f"redis://{settings.host}:{settings.ports['redis']}/0",
+        "OTELPIPE_PROMETHEUS_URL": settings.url("prometheus"),
     }
 
 
