@@ -192,8 +192,10 @@ class Dashboard:
         if doc["service"] is None:
             return
         q = Queries(doc["service"], window, self.exclude_routes)
-        start = (now - window.seconds) // window.step_s * window.step_s
-        end = now // window.step_s * window.step_s
+        # Points on whole steps (hours on the hour); the last one covers the step
+        # under way, so what happened a moment ago is on the chart.
+        end = math.ceil(now / window.step_s) * window.step_s
+        start = end - window.seconds
         calls: dict[str, Callable[[], Any]] = {
             "requests": lambda: prom.instant(q.route_requests(), now),
             "seconds": lambda: prom.instant(q.route_seconds(), now),

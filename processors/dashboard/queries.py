@@ -45,6 +45,20 @@ WINDOWS = {
 }
 
 
+def _window_increase(selector: str, window: str) -> str:
+    """Per series, how much a counter grew in ``window``, counting series born in it from zero.
+
+    ``increase()`` alone measures from a series' first sample, so a service (or
+    route) that started inside the window would lose everything it counted
+    before its first export: a one-off slow request would vanish. A series that
+    had no value a window ago was born in it, and its last value is all it grew.
+    """
+    return (
+        f"(last_over_time({selector}[{window}]) unless {selector} offset {window})"
+        f" or increase({selector}[{window}])"
+    )
+
+
 def _label(value: str) -> str:
     # A JSON string is a valid PromQL string literal: quotes and backslashes escaped.
     return json.dumps(value)
@@ -73,7 +87,8 @@ class Queries:
         return self._selector(f"http_route!~{_label(self.exclude_routes)}", *extra)
 
     def _increase(self, series: str, by: str, *extra: str) -> str:
-        return f"sum by ({by}) (increase({_HTTP}_{series}{self._requests(*extra)}[{self.window.name}]))"
+        selector = f"{_HTTP}_{series}{self._requests(*extra)}"
+        return f"sum by ({by}) ({_window_increase(selector, self.window.name)})"
 
     def services(self) -> str:
         """Requests per service in the window, busiest first."""
@@ -97,10 +112,8 @@ class Queries:
 
     def cache_lookups(self) -> str:
         """Cache look-ups by tier and result (hit or miss)."""
-        return (
-            "sum by (cache_tier, cache_result) "
-            f"(increase(otelpipe_cache_requests_total{self._selector()}[{self.window.name}]))"
-        )
+        selector = f"otelpipe_cache_requests_total{self._selector()}"
+        return f"sum by (cache_tier, cache_result) ({_window_increase(selector, self.window.name)})"
 
     def _recorded(self, rule: str) -> str:
         step = f"{self.window.step_s}s"

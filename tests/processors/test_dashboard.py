@@ -207,9 +207,13 @@ def test_in_service_document_adds_the_grading_state(grading: GradingProcessor) -
 
 def test_queries_quote_the_service_and_leave_out_the_performance_api() -> None:
     q = Queries('we"ird\\', WINDOWS["7d"], OWN_ROUTES)
+    selector = (
+        "http_server_request_duration_seconds_count"
+        '{service_name="we\\"ird\\\\", http_route!~"/api/v1/performance/.*"}'
+    )
     assert q.route_requests() == (
-        "sum by (http_route) (increase(http_server_request_duration_seconds_count"
-        '{service_name="we\\"ird\\\\", http_route!~"/api/v1/performance/.*"}[7d]))'
+        f"sum by (http_route) ((last_over_time({selector}[7d]) unless {selector} offset 7d)"
+        f" or increase({selector}[7d]))"
     )
     assert q.trend_p95().endswith("[3600s]))")
 

@@ -182,7 +182,7 @@
   function renderServices(doc) {
     $("service-name").textContent = doc.service ? `· ${doc.service}` : "";
     const picker = $("service-picker");
-    picker.hidden = doc.mode !== "standalone";
+    picker.hidden = doc.mode !== "standalone" || !doc.services.length;
     if (picker.hidden) return;
     const select = $("service");
     select.replaceChildren(...doc.services.map((s) => el("option", { value: s }, s)));
