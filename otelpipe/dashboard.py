@@ -8,7 +8,7 @@ rules) instead of a grading state it does not have.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from processors.api import OWN_ROUTES
@@ -23,8 +23,9 @@ def dashboard_app(prometheus_url: str) -> FastAPI:
     app.include_router(dashboard_router(Dashboard(Prometheus(prometheus_url), OWN_ROUTES)))
 
     @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/dashboard")
+    def home(request: Request) -> RedirectResponse:
+        query = request.url.query
+        return RedirectResponse(f"/dashboard?{query}" if query else "/dashboard")
 
     return app
 

@@ -69,10 +69,6 @@ class Prometheus:
         }
         return self._get("/api/v1/query_range", params)["result"]
 
-    def label_values(self, label: str, metric: str) -> list[str]:
-        """The values ``label`` takes on the series of ``metric``."""
-        return self._get(f"/api/v1/label/{label}/values", {"match[]": metric})
-
     def alerts(self) -> list[dict[str, Any]]:
         """Alerts pending or firing, with their labels and annotations."""
         return self._get("/api/v1/alerts", {})["alerts"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from otelpipe import stack
-from otelpipe.demo import ServiceProcess, drive_load
+from otelpipe.demo import GATEWAY_APP, ServiceProcess, drive_load, start_service
 from otelpipe.queries import prometheus_query
 from processors.api import OWN_ROUTES, PREFIX
 from tests.support import eventually, free_port
@@ -86,8 +87,11 @@ def _first_column(driver: WebDriver) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def loaded(stack_settings: stack.StackSettings, gateway: ServiceProcess) -> ServiceProcess:
-    """The gateway after a burst of demo load, once Prometheus has it all."""
+def loaded(stack_settings: stack.StackSettings) -> Iterator[ServiceProcess]:
+    """A gateway of its own (demo load fills the shared one's L1 cache) after a burst of
+    demo load, once Prometheus has it all."""
+    gateway = start_service(stack_settings, app=GATEWAY_APP, port=free_port(),
+                            service=f"dash-page-e2e-{uuid.uuid4().hex[:8]}")  # fmt: skip
     sent, _ = drive_load(gateway.url, 10, lambda message: None)
     prometheus = stack_settings.url("prometheus")
     counted = f'sum(http_server_request_duration_seconds_count{{service_name="{gateway.name}"}})'
@@ -99,7 +103,8 @@ def loaded(stack_settings: stack.StackSettings, gateway: ServiceProcess) -> Serv
     eventually(all_counted, what=f"{sent} requests of {gateway.name} in Prometheus")
     trend = f'service:http_server_request_duration_seconds:mean_5m{{service_name="{gateway.name}"}}'
     eventually(lambda: prometheus_query(prometheus, trend), what="the trend's recording rule")
-    return gateway
+    yield gateway
+    gateway.stop()
 
 
 def test_page_shows_prometheus_figures_sorts_and_switches_window(
