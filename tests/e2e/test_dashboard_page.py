@@ -75,7 +75,8 @@ def _wait_for(driver: WebDriver, state: str, window: str | None = None) -> None:
 
 def _screenshot(driver: WebDriver, path: Path) -> None:
     driver.save_screenshot(str(path))
-    print(f"dashboard screenshot: {path}")
+    # Past pytest's capture, so CI's log names the file to keep as an artifact.
+    print(f"dashboard screenshot: {path}", file=sys.__stderr__, flush=True)
 
 
 def _text(driver: WebDriver, element_id: str) -> str:
