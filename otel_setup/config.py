@@ -109,16 +109,19 @@ def _choice(
     return value
 
 
-def _check_endpoint(field: str, endpoint: str, protocol: Protocol) -> str:
-    parsed = urllib.parse.urlsplit(endpoint)
+def _check_url(field: str, url: str, example: str) -> int | None:
+    """Check ``url`` is http(s) with a host and a valid port; return the port."""
+    parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ConfigError(
-            field, endpoint, "expected a URL such as http://localhost:4317 (scheme http or https)"
-        )
+        raise ConfigError(field, url, f"expected a URL such as {example} (scheme http or https)")
     try:
-        port = parsed.port
+        return parsed.port
     except ValueError:
-        raise ConfigError(field, endpoint, "the port is not a number in 1-65535") from None
+        raise ConfigError(field, url, "the port is not a number in 1-65535") from None
+
+
+def _check_endpoint(field: str, endpoint: str, protocol: Protocol) -> str:
+    port = _check_url(field, endpoint, "http://localhost:4317")
     other: Protocol = "http/protobuf" if protocol == "grpc" else "grpc"
     if port == _DEFAULT_PORT[other]:
         raise ConfigError(
@@ -138,6 +141,13 @@ def exact_path_pattern(path: str) -> str:
     the whole URL, so a bare ``/`` would exclude every request; we anchor it.
     """
     return rf"^[a-z]+://[^/]+{re.escape(path)}(\?.*)?$"
+
+
+def _prometheus_url(raw: str | None, field: str) -> str:
+    if raw is None:
+        return "http://127.0.0.1:9090"
+    _check_url(field, raw, "http://127.0.0.1:9090")
+    return raw.rstrip("/")
 
 
 class SettingsOptions(TypedDict, total=False):
@@ -170,6 +180,7 @@ class SettingsOptions(TypedDict, total=False):
     slow_query_threshold_s: float | None
     slow_query_critical_s: float | None
     slow_query_log: str | None
+    prometheus_url: str | None
 
 
 @dataclass(frozen=True)
@@ -211,6 +222,9 @@ class Settings:
         slow_query_critical_s: critical threshold (``OTELPIPE_SLOW_QUERY_CRITICAL``, default 5).
         slow_query_log: the slow-query JSON-lines file (``OTELPIPE_SLOW_QUERY_LOG``,
             default ``logs/slow_queries.jsonl``).
+        prometheus_url: where the dashboard at ``/api/v1/performance/dashboard`` reads the
+            service's time series (``OTELPIPE_PROMETHEUS_URL``, default ``http://127.0.0.1:9090``,
+            the local stack's).
         disabled: ``OTEL_SDK_DISABLED=true`` turns every signal off.
     """
 
@@ -237,6 +251,7 @@ class Settings:
     slow_query_threshold_s: float = 1.0
     slow_query_critical_s: float = 5.0
     slow_query_log: str = "logs/slow_queries.jsonl"
+    prometheus_url: str = "http://127.0.0.1:9090"
     disabled: bool = False
 
     @classmethod
@@ -392,6 +407,7 @@ class Settings:
             slow_query_critical_s=critical,
             slow_query_log=pick("slow_query_log", "OTELPIPE_SLOW_QUERY_LOG")[0]
             or "logs/slow_queries.jsonl",
+            prometheus_url=_prometheus_url(*pick("prometheus_url", "OTELPIPE_PROMETHEUS_URL")),
             disabled=_boolean(
                 env.get("OTEL_SDK_DISABLED") or None, "OTEL_SDK_DISABLED", default=False
             ),

@@ -56,7 +56,13 @@ def install_performance(
     providers.tracer_provider.add_span_processor(grading)
     register_metrics(meter, grading)
     if app is not None and settings.performance_api:
-        app.include_router(performance_router(grading, slow_queries), prefix=PREFIX)
+        router = performance_router(
+            grading,
+            slow_queries,
+            service_name=settings.service_name,
+            prometheus_url=settings.prometheus_url,
+        )
+        app.include_router(router, prefix=PREFIX)
     # Its own classifier: this one is called on request threads, the grading
     # state's on the worker.
     return Performance(grading, slow_queries, Classifier(targets).route_category)

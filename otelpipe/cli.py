@@ -6,6 +6,8 @@ otelpipe stack status [--json]
 otelpipe stack down           stop exactly what ``up`` started
 otelpipe demo [--duration S]  stack up + demo services + load, then say where to look
 otelpipe load [URL] [...]     async load test with percentiles and SLO verdicts
+otelpipe dashboard [--port P] [--prometheus URL]
+                              the performance dashboard page, its data from Prometheus
 """
 
 from __future__ import annotations
@@ -62,6 +64,14 @@ def _load(args: argparse.Namespace) -> int:
     return load_main(args)
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from otelpipe.dashboard import serve
+
+    prometheus = args.prometheus or stack.StackSettings.from_env().url("prometheus")
+    serve(prometheus.rstrip("/"), host=args.host, port=args.port)
+    return 0
+
+
 def _slo(args: argparse.Namespace) -> int:
     from otelpipe.slo import write
 
@@ -110,6 +120,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     load_arguments(load)
     load.set_defaults(run=_load)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the performance dashboard page, its data from Prometheus"
+    )
+    dashboard.add_argument("--port", type=int, default=8050, help="port to serve on (8050)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    dashboard.add_argument(
+        "--prometheus", help="Prometheus base URL (default: the local stack's, OTELPIPE_*_PORT)"
+    )
+    dashboard.set_defaults(run=_dashboard)
 
     slo = commands.add_parser("slo", help="render SLO rules and tests from slos.yaml")
     slo.add_argument("action", choices=["render"])

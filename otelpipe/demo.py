@@ -35,7 +35,14 @@ from otelpipe.stack.supervisor import port_in_use
 from processors.api import PREFIX as PERFORMANCE_API
 from processors.targets import load_targets
 
-__all__ = ["DemoSummary", "ServiceProcess", "print_summary", "run_demo", "start_service"]
+__all__ = [
+    "DemoSummary",
+    "ServiceProcess",
+    "drive_load",
+    "print_summary",
+    "run_demo",
+    "start_service",
+]
 
 GATEWAY, GATEWAY_APP = "gateway", "apps.gateway.app:app"
 PAYMENTS, PAYMENTS_APP = "payments", "apps.payments.app:app"
@@ -77,6 +84,7 @@ def service_env(settings: stack.StackSettings, service: str) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
         "OTEL_METRIC_EXPORT_INTERVAL": "2000",
         "REDIS_URL": f"redis://{settings.host}:{settings.ports['redis']}/0",
+        "OTELPIPE_PROMETHEUS_URL": settings.url("prometheus"),
     }
 
 
@@ -146,21 +154,19 @@ def start_service(
     )
 
 
-def _run_load(settings: stack.StackSettings, duration_s: float) -> dict[str, Any]:
-    """The demo gateway's traffic mix for ``duration_s``, through ``otelpipe load``'s engine."""
-    targets = load_targets()
-    plan = LoadPlan(
-        base_url=settings.url("gateway"),
-        endpoints=DEMO_MIX,
-        duration_s=duration_s,
-        concurrency=4,
-    )
-    progress = ProgressBar()
+def drive_load(base_url: str, duration_s: float, *, show_progress: bool = True) -> dict[str, Any]:
+    """One deliberately slow report (for the slow-query log), then the demo's traffic
+    mix for ``duration_s`` through ``otelpipe load``'s engine; returns its JSON report
+    (the slow report is not in it)."""
+    httpx.get(f"{base_url}/reports/slow", params={"delay_ms": 1200}, timeout=10)
+    plan = LoadPlan(base_url=base_url, endpoints=DEMO_MIX, duration_s=duration_s, concurrency=4)
+    progress = ProgressBar() if show_progress else None
     try:
         result = asyncio.run(run_load(plan, progress))
     finally:
-        progress.close()
-    return build_report(result, targets)
+        if progress is not None:
+            progress.close()
+    return build_report(result, load_targets())
 
 
 @dataclass
@@ -343,10 +349,8 @@ def run_demo(
     )
     services = _start_services(settings, run_id)
     try:
-        progress("one deliberately slow report (for the slow-query log)")
-        httpx.get(f"{settings.url('gateway')}/reports/slow", params={"delay_ms": 1200}, timeout=10)
-        progress(f"driving load for {duration_s:.0f}s")
-        load = _run_load(settings, duration_s)
+        progress(f"one slow report (for the slow-query log), then load for {duration_s:.0f}s")
+        load = drive_load(settings.url("gateway"), duration_s)
         performance = {
             name: httpx.get(
                 f"{s.url}{PERFORMANCE_API}/report", params={"window": "5m"}, timeout=10

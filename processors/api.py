@@ -1,4 +1,5 @@
-"""The performance API: ``/api/v1/performance/{metrics,health,report,prd-compliance,alerts,routes}``.
+"""The performance API: ``/api/v1/performance/{metrics,health,report,prd-compliance,alerts,routes}``
+and the dashboard page at ``/api/v1/performance/dashboard``.
 
 Mount it in any FastAPI app (``setup_telemetry`` does, unless
 ``performance_api=False``)::
@@ -16,12 +17,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from processors import report
+from processors.dashboard import Dashboard, Prometheus, dashboard_router
 from processors.grading import GradingProcessor
 from processors.slow_queries import SlowQueryProcessor
 
-__all__ = ["PREFIX", "performance_router"]
+__all__ = ["OWN_ROUTES", "PREFIX", "performance_router"]
 
 PREFIX = "/api/v1/performance"
+#: The ``http.route`` values of this API (and the dashboard polling it): not the
+#: service's own traffic, so the dashboard leaves them out of its totals.
+OWN_ROUTES = f"{PREFIX}/.*"
 Window = Annotated[
     Literal["1m", "5m", "1h", "1d"], Query(description="Sliding window: 1m, 5m, 1h or 1d.")
 ]
@@ -29,10 +34,19 @@ Limit = Annotated[int, Query(ge=1, le=100, description="At most this many items 
 
 
 def performance_router(
-    grading: GradingProcessor, slow_queries: SlowQueryProcessor | None = None
+    grading: GradingProcessor,
+    slow_queries: SlowQueryProcessor | None = None,
+    *,
+    service_name: str | None = None,
+    prometheus_url: str = "http://127.0.0.1:9090",
 ) -> APIRouter:
-    """A router serving the grading state of ``grading`` (and the slow-query summary)."""
+    """A router serving the grading state of ``grading`` (and the slow-query summary),
+    and the dashboard page, which adds ``service_name``'s series from ``prometheus_url``.
+    """
     router = APIRouter(tags=["performance"])
+    router.include_router(
+        dashboard_router(Dashboard(Prometheus(prometheus_url), OWN_ROUTES, service_name, grading))
+    )
 
     def slow_summary() -> dict[str, Any] | None:
         return slow_queries.summary() if slow_queries is not None else None

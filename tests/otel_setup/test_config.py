@@ -84,6 +84,8 @@ def test_http_protocol_defaults_to_port_4318() -> None:
         ({"OTELPIPE_LOG_LEVEL": "loud"}, "OTELPIPE_LOG_LEVEL"),
         ({"OTELPIPE_SHUTDOWN_TIMEOUT": "0"}, "OTELPIPE_SHUTDOWN_TIMEOUT"),
         ({"OTEL_PYTHON_EXCLUDED_URLS": "health(("}, "excluded_urls"),
+        ({"OTELPIPE_PROMETHEUS_URL": "prometheus:9090"}, "OTELPIPE_PROMETHEUS_URL"),
+        ({"OTELPIPE_PROMETHEUS_URL": "http://prometheus:x"}, "OTELPIPE_PROMETHEUS_URL"),
     ],
 )
 def test_bad_env_values_name_the_variable(env: dict[str, str], field: str) -> None:
@@ -91,6 +93,15 @@ def test_bad_env_values_name_the_variable(env: dict[str, str], field: str) -> No
         Settings.resolve(env={"OTEL_SERVICE_NAME": "s", **env})
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}=")
+
+
+def test_prometheus_url_for_the_dashboard() -> None:
+    assert Settings.resolve(env={"OTEL_SERVICE_NAME": "s"}).prometheus_url == (
+        "http://127.0.0.1:9090"
+    )
+    env = {"OTEL_SERVICE_NAME": "s", "OTELPIPE_PROMETHEUS_URL": "http://prom:9091/"}
+    assert Settings.resolve(env=env).prometheus_url == "http://prom:9091"
+    assert Settings.resolve(env=env, prometheus_url="https://p").prometheus_url == "https://p"
 
 
 def test_exact_paths_exclude_only_that_path() -> None:
