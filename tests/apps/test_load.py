@@ -173,7 +173,7 @@ def test_slow_endpoint_violates_its_target_and_exits_1(server: str, tmp_path: Pa
     targets = tmp_path / "targets.yaml"
     targets.write_text(
         "categories:\n"
-        "  http_public: {kind: latency, target: 50, error_rate: 1, grades: {A: 5, B: 6, C: 50, D: 75}}\n"
+        "  http_public: {kind: latency, target: 100, error_rate: 1, grades: {A: 5, B: 6, C: 100, D: 150}}\n"
         "routes:\n  - {match: '*', category: http_public}\n"
     )
     code, report = _run(
