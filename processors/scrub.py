@@ -40,13 +40,21 @@ _SENSITIVE_KEY = re.compile(rf"(?i)(?:{_SENSITIVE_WORDS})")
 #: Keys that merely mention a sensitive word but hold no secret.
 _SAFE_KEYS = frozenset({"http.request.header.authorization.present", "otelpipe.auth.method"})
 
+# Linear time on any input (a header or query string can be megabytes): an
+# e-mail's local part and a pair's key start only where their run of
+# characters starts (the look-behinds), and a key, once found, is never
+# re-split (the atomic group) — without these a long run of letters costs
+# O(n²) or worse. Lone surrogates (undecodable bytes smuggled into ``str``)
+# become U+FFFD: the OTLP encoder refuses them and would drop the whole batch.
 _TEXT_PATTERNS = re.compile(
     r"(?P<bearer>(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,})"
     r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,})"
-    r"|(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
+    r"|(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
     r"|(?P<apikey>\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{6,})"
-    rf"|(?P<pair>(?P<key>[A-Za-z0-9_.-]*(?i:{_SENSITIVE_WORDS})[A-Za-z0-9_.-]*)"
+    r"|(?P<pair>(?<![A-Za-z0-9_.-])"
+    rf"(?P<key>(?>[A-Za-z0-9_.-]*(?i:{_SENSITIVE_WORDS})[A-Za-z0-9_.-]*+))"
     r"(?P<sep>[\"']?\s*[=:]\s*[\"']?)(?P<value>(?:(?i:bearer|basic)\s+)?[^\s&,;\"']+))"
+    r"|(?P<surrogate>[\ud800-\udfff])"
 )
 
 
@@ -56,7 +64,9 @@ def _mask(match: re.Match[str]) -> str:
         return f"{match.group('key')}{match.group('sep')}{REDACTED}"
     if kind == "bearer":
         return f"{match.group('bearer').split()[0]} {REDACTED}"
-    return {"jwt": "[jwt]", "email": "[email]", "apikey": "[api-key]"}.get(kind or "", REDACTED)
+    return {"jwt": "[jwt]", "email": "[email]", "apikey": "[api-key]", "surrogate": "\ufffd"}.get(
+        kind or "", REDACTED
+    )
 
 
 def is_sensitive_key(key: str) -> bool:
