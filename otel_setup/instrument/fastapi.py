@@ -2,7 +2,8 @@
 
 * the request id (:mod:`otel_setup.request_id`) on the span, the response and the logs;
 * a bounded route template for requests that matched no route (:mod:`otel_setup.routes`),
-  so a 404 is named ``GET /users/{id}`` rather than ``GET`` and never adds unbounded labels.
+  so a 404 is named ``GET /users/{id}`` rather than ``GET`` and never adds unbounded labels;
+* undecodable bytes in the path and query string made safe first (:mod:`otel_setup.scope`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from otel_setup.instruments import CATEGORY
 from otel_setup.providers import Providers
 from otel_setup.request_id import RequestIdMiddleware, request_id_from_scope
 from otel_setup.routes import UnmatchedRoutes
+from otel_setup.scope import CleanScopeMiddleware
 
 __all__ = ["instrument_fastapi", "uninstrument_fastapi"]
 
 _ORIGINAL_STACK = "_otelpipe_original_build_middleware_stack"
+#: What the instrumentation puts in ``http.request.method`` for a method it does
+#: not know; the span name then says ``HTTP``, as the semantic conventions ask.
+_OTHER_METHOD = "_OTHER"
 #: Span attribute: the SLO endpoint class of the request's route.
 SLO_CLASS = "otelpipe.slo_class"
 
@@ -38,11 +43,15 @@ def _server_request_hook(
         request_id = request_id_from_scope(scope)
         if request_id:
             span.set_attribute("request.id", request_id)
-        route = (span.attributes or {}).get("http.route")  # type: ignore[attr-defined]
+        attributes = span.attributes or {}  # type: ignore[attr-defined]
+        route = attributes.get("http.route")
         if route is None:
             route = unmatched(scope.get("path", "/"))
             span.set_attribute("http.route", route)
-            span.update_name(f"{scope.get('method', 'HTTP')} {route}")
+            # The instrumentation's normalised method, not the client's: a
+            # client inventing methods must not invent span names.
+            method = attributes.get("http.request.method", _OTHER_METHOD)
+            span.update_name(f"{'HTTP' if method == _OTHER_METHOD else method} {route}")
         endpoint_class = slo_class(route) if slo_class is not None else None
         if endpoint_class is not None:
             span.set_attribute(SLO_CLASS, endpoint_class)
@@ -74,12 +83,13 @@ def instrument_fastapi(
         server_request_hook=_server_request_hook(UnmatchedRoutes(), slo_class),
     )
     # Outermost, around the instrumentor's own stack, so that every response —
-    # the 500 page of an unhandled exception included — carries the request id.
+    # the 500 page of an unhandled exception included — carries the request id,
+    # and the instrumentation never reads an undecodable path or query string.
     instrumented_stack = app.build_middleware_stack
     header = settings.request_id_header
 
     def build_middleware_stack(self: FastAPI) -> Any:
-        return RequestIdMiddleware(instrumented_stack(), header=header)
+        return RequestIdMiddleware(CleanScopeMiddleware(instrumented_stack()), header=header)
 
     setattr(app, _ORIGINAL_STACK, instrumented_stack)
     app.build_middleware_stack = types.MethodType(build_middleware_stack, app)  # type: ignore[method-assign]
