@@ -155,7 +155,7 @@ def _alerts(source: str, raw: object) -> AlertPolicy:
     if hysteresis != 0:
         hysteresis = _number(source, "alerts.hysteresis", hysteresis, high=0.5)
     window = data.get("window", defaults.window)
-    if window not in WINDOWS:
+    if not isinstance(window, str) or window not in WINDOWS:
         raise _fail(source, "alerts.window", window, f"expected one of {', '.join(WINDOWS)}")
     min_count = int(
         _number(source, "alerts.min_count", data.get("min_count", defaults.min_count), high=1e9)
@@ -166,19 +166,26 @@ def _alerts(source: str, raw: object) -> AlertPolicy:
 def parse_targets(document: object, source: str = "<targets>") -> Targets:
     """Validate a parsed targets document (see ``targets.yaml``)."""
     data = _mapping(source, "(top level)", document, {"categories", "routes", "alerts"})
+    categories_raw = data.get("categories")
     categories_raw = _mapping(
-        source, "categories", data.get("categories"), set(data.get("categories") or {})
+        source,
+        "categories",
+        categories_raw,
+        set(categories_raw) if isinstance(categories_raw, Mapping) else set(),
     )
     if not categories_raw:
         raise _fail(source, "categories", categories_raw, "at least one category is needed")
     categories = {name: _category(source, name, raw) for name, raw in categories_raw.items()}
+    rules = data.get("routes") or []
+    if not isinstance(rules, list):
+        raise _fail(source, "routes", rules, "expected a list of {match, category}")
     routes = []
-    for index, rule in enumerate(data.get("routes") or []):
+    for index, rule in enumerate(rules):
         rule = _mapping(source, f"routes[{index}]", rule, {"match", "category"})
         if not isinstance(rule.get("match"), str) or not rule["match"]:
             raise _fail(source, f"routes[{index}].match", rule.get("match"), "expected a glob")
         category = rule.get("category", "(missing)")
-        if category is not None and category not in categories:
+        if category is not None and (not isinstance(category, str) or category not in categories):
             raise _fail(
                 source,
                 f"routes[{index}].category",
@@ -197,9 +204,11 @@ def load_targets(path: str | Path | None = None) -> Targets:
     """
     file = Path(path) if path is not None else DEFAULT_TARGETS_FILE
     try:
-        document = yaml.safe_load(file.read_text())
+        document = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise TargetsError(f"{file}: cannot read targets file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise TargetsError(f"{file}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except yaml.YAMLError as exc:
         raise TargetsError(f"{file}: not valid YAML: {exc}") from None
     return parse_targets(document, source=file.name)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import re
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+import yaml
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from processors.scrub import scrub_attributes, scrub_text
+from processors.targets import DEFAULT_TARGETS_FILE, TargetsError, load_targets, parse_targets
 
 
 @pytest.mark.parametrize(
@@ -40,3 +46,78 @@ def test_scrubbed_text_always_encodes_as_utf8(text: str) -> None:
 def test_surrogates_become_replacement_characters() -> None:
     assert scrub_text("/x\udcff/y") == "/x\ufffd/y"
     assert scrub_attributes({"url.path": "/x\udcff"}) == {"url.path": "/x\ufffd"}
+
+
+# -- malformed targets files -----------------------------------------------------------------
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10))
+yaml_documents = st.recursive(
+    yaml_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(max_size=10), children, max_size=4),
+    ),
+    max_leaves=20,
+)
+#: The shipped document with one field replaced, at any depth: wrong types where they hurt.
+_SHIPPED = yaml.safe_load(DEFAULT_TARGETS_FILE.read_text())
+
+
+def _paths(node: object, path: tuple = ()) -> list[tuple]:
+    found = [path]
+    if isinstance(node, dict):
+        found += [p for key, child in node.items() for p in _paths(child, (*path, key))]
+    elif isinstance(node, list):
+        found += [p for index, child in enumerate(node) for p in _paths(child, (*path, index))]
+    return found
+
+
+def _replaced(path: tuple, value: object) -> object:
+    document = copy.deepcopy(_SHIPPED)
+    if not path:
+        return value
+    parent = document
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = value
+    return document
+
+
+edited_documents = st.builds(_replaced, st.sampled_from(_paths(_SHIPPED)), yaml_documents)
+
+
+def _assert_named_error_or_valid(file: Path) -> None:
+    try:
+        load_targets(file)
+    except TargetsError as error:
+        assert str(error).startswith(f"{file.name}: ") or str(error).startswith(f"{file}: ")
+
+
+@settings(max_examples=150, deadline=None)
+@given(content=st.binary(max_size=300))
+def test_random_bytes_are_a_targets_error_naming_the_file(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        file = Path(directory, "targets.yaml")
+        file.write_bytes(content)
+        _assert_named_error_or_valid(file)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.one_of(yaml_documents, edited_documents))
+@example(document=_replaced(("routes",), 5))
+@example(document=_replaced(("categories",), 5))
+@example(document=_replaced(("routes", 0, "category"), []))
+@example(document=_replaced(("alerts", "window"), []))
+def test_any_yaml_document_is_valid_or_a_targets_error_naming_the_field(document: object) -> None:
+    # Before: ``routes: 5`` or ``categories: 5`` raised TypeError.
+    try:
+        parse_targets(document, source="targets.yaml")
+    except TargetsError as error:
+        assert re.match(r"targets\.yaml: \S.*=.*: ", str(error), re.DOTALL), str(error)
+
+
+def test_undecodable_targets_file_is_a_targets_error(tmp_path: Path) -> None:
+    # Before: UnicodeDecodeError escaped load_targets.
+    file = tmp_path / "targets.yaml"
+    file.write_bytes(b"categories:\n  caf\xe9: {}\n")
+    with pytest.raises(TargetsError, match=r"targets\.yaml: not UTF-8 text"):
+        load_targets(file)
