@@ -22,6 +22,8 @@ from typing import Any, Literal, TypedDict, Unpack
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.sampling import Sampler
 
+from otel_setup._sdk_env import SDK_VARIABLES, sdk_variable_problem
+
 __all__ = ["CACHE_TIERS", "ConfigError", "Protocol", "Settings", "SettingsOptions"]
 
 Protocol = Literal["grpc", "http/protobuf"]
@@ -30,6 +32,9 @@ _DEFAULT_PORT: Mapping[Protocol, int] = {"grpc": 4317, "http/protobuf": 4318}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DEFAULT_EXCLUDED_PATHS = ("/metrics", "/health", "/")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+#: Control characters (CR, LF, NUL …): never valid in a header value, nor with spaces in a URL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 #: Cache tiers the helpers and the Redis instrumentation count under.
 CACHE_TIERS = ("L1", "L2", "L3")
 _SAMPLERS: Mapping[str, Callable[[float], Sampler]] = {
@@ -87,7 +92,7 @@ def _number(
         return default
     try:
         value = kind(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise ConfigError(field, raw, f"expected a number from {low} to {high}") from None
     if not low <= value <= high:
         raise ConfigError(field, raw, f"expected a number from {low} to {high}")
@@ -109,19 +114,32 @@ def _choice(
     return value
 
 
-def _check_url(field: str, url: str, example: str) -> int | None:
-    """Check ``url`` is http(s) with a host and a valid port; return the port."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ConfigError(field, url, f"expected a URL such as {example} (scheme http or https)")
+def _check_url(field: str, url: str, example: str) -> tuple[str, int | None]:
+    """Check ``url`` is http(s) with a host and a valid port, without spaces or control
+    characters; return it with its scheme in lower case, and its port."""
+    url = str(url).strip()
+    expected = f"expected a URL such as {example} (scheme http or https)"
+    if _SPACE_OR_CONTROL.search(url):
+        raise ConfigError(field, url, f"{expected}, without spaces or control characters")
     try:
-        return parsed.port
+        parsed = urllib.parse.urlsplit(url)
+        hostname = parsed.hostname  # raises on a malformed IPv6 literal
+    except ValueError as exc:
+        raise ConfigError(field, url, f"{expected}: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not hostname:
+        raise ConfigError(field, url, expected)
+    try:
+        port = parsed.port
     except ValueError:
-        raise ConfigError(field, url, "the port is not a number in 1-65535") from None
+        port = 0
+    if port == 0:
+        raise ConfigError(field, url, "the port is not a number in 1-65535")
+    # The scheme in lower case: the gRPC exporter tells plain from TLS by "http://".
+    return parsed.scheme + url[len(parsed.scheme) :], port
 
 
 def _check_endpoint(field: str, endpoint: str, protocol: Protocol) -> str:
-    port = _check_url(field, endpoint, "http://localhost:4317")
+    endpoint, port = _check_url(field, endpoint, "http://localhost:4317")
     other: Protocol = "http/protobuf" if protocol == "grpc" else "grpc"
     if port == _DEFAULT_PORT[other]:
         raise ConfigError(
@@ -132,6 +150,16 @@ def _check_endpoint(field: str, endpoint: str, protocol: Protocol) -> str:
             f"OTEL_EXPORTER_OTLP_PROTOCOL={other}",
         )
     return endpoint.rstrip("/")
+
+
+def _check_headers(field: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers every export would otherwise fail on, refused once, here."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(str(name)):
+            raise ConfigError(field, name, "not a valid HTTP header name")
+        if _CONTROL.search(str(value)):
+            raise ConfigError(field, f"{name}=***", "header values cannot hold control characters")
+    return dict(headers)
 
 
 def exact_path_pattern(path: str) -> str:
@@ -146,8 +174,7 @@ def exact_path_pattern(path: str) -> str:
 def _prometheus_url(raw: str | None, field: str) -> str:
     if raw is None:
         return "http://127.0.0.1:9090"
-    _check_url(field, raw, "http://127.0.0.1:9090")
-    return raw.rstrip("/")
+    return _check_url(field, raw, "http://127.0.0.1:9090")[0].rstrip("/")
 
 
 class SettingsOptions(TypedDict, total=False):
@@ -165,6 +192,9 @@ class SettingsOptions(TypedDict, total=False):
     otlp_protocol: str | None
     otlp_headers: Mapping[str, str] | None
     metric_export_interval_ms: int | None
+    span_queue_size: int | None
+    log_queue_size: int | None
+    attribute_value_length_limit: int | None
     excluded_urls: Sequence[str] | None
     log_level: str | None
     shutdown_timeout_s: float | None
@@ -197,6 +227,12 @@ class Settings:
         otlp_headers: sent with every export (``OTEL_EXPORTER_OTLP_HEADERS``); masked by :meth:`describe`.
         metric_export_interval_ms: ``OTEL_METRIC_EXPORT_INTERVAL`` (default 10000: dashboards
             want fresher data than the spec's 60 s).
+        span_queue_size: spans waiting for export; beyond it new ones are dropped and counted
+            (``OTEL_BSP_MAX_QUEUE_SIZE``, default 8192).
+        log_queue_size: the same for log records (``OTEL_BLRP_MAX_QUEUE_SIZE``, default 8192).
+        attribute_value_length_limit: longer string attribute values of spans and log
+            records, and string fields of log lines, are cut to this many characters
+            (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``, default 16384; the SDK's is unlimited).
         excluded_urls: regexes of URLs not traced (``OTEL_PYTHON_FASTAPI_EXCLUDED_URLS`` or
             ``OTEL_PYTHON_EXCLUDED_URLS``); entries starting with ``/`` mean that exact path.
         log_level: threshold of the JSON log output (``OTELPIPE_LOG_LEVEL``, default INFO).
@@ -236,6 +272,9 @@ class Settings:
     otlp_protocol: Protocol = "grpc"
     otlp_headers: Mapping[str, str] = field(default_factory=dict)
     metric_export_interval_ms: int = 10_000
+    span_queue_size: int = 8192
+    log_queue_size: int = 8192
+    attribute_value_length_limit: int = 16_384
     excluded_urls: tuple[str, ...] = tuple(exact_path_pattern(p) for p in _DEFAULT_EXCLUDED_PATHS)
     log_level: str = "INFO"
     shutdown_timeout_s: float = 5.0
@@ -307,11 +346,16 @@ class Settings:
         endpoint = _check_endpoint(
             endpoint_field, endpoint or f"http://localhost:{_DEFAULT_PORT[protocol]}", protocol
         )
-        headers = options.get("otlp_headers")
+        headers, headers_field = options.get("otlp_headers"), "otlp_headers"
         if headers is None:
-            headers = _parse_pairs(
-                "OTEL_EXPORTER_OTLP_HEADERS", env.get("OTEL_EXPORTER_OTLP_HEADERS", "")
-            )
+            headers_field = "OTEL_EXPORTER_OTLP_HEADERS"
+            headers = _parse_pairs(headers_field, env.get(headers_field, ""))
+        headers = _check_headers(headers_field, headers)
+        for variable in SDK_VARIABLES:
+            if env.get(variable):
+                problem = sdk_variable_problem(variable, env[variable], protocol)
+                if problem is not None:
+                    raise ConfigError(variable, env[variable], problem)
 
         excluded, _ = pick(
             "excluded_urls", "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"
@@ -334,17 +378,19 @@ class Settings:
         if not _HEADER_NAME.fullmatch(header):
             raise ConfigError(header_field, header, "not a valid HTTP header name")
 
-        slow = _number(
-            *pick("slow_query_threshold_s", "OTELPIPE_SLOW_QUERY_THRESHOLD"),
-            low=0.001,
-            high=3600,
-            default=1.0,
-        )
+        slow, slow_field = pick("slow_query_threshold_s", "OTELPIPE_SLOW_QUERY_THRESHOLD")
+        slow = _number(slow, slow_field, low=0.001, high=3600, default=1.0)
         critical, critical_field = pick("slow_query_critical_s", "OTELPIPE_SLOW_QUERY_CRITICAL")
+        critical_given = critical is not None
         critical = _number(critical, critical_field, low=0.001, high=3600, default=5.0)
         if critical <= slow:
+            # Blame the setting the user gave: a lone threshold at or over the default critical.
+            if critical_given:
+                raise ConfigError(
+                    critical_field, critical, f"must be above the slow-query threshold ({slow:g} s)"
+                )
             raise ConfigError(
-                critical_field, critical, f"must be above the slow-query threshold ({slow:g} s)"
+                slow_field, slow, f"must be below the critical threshold ({critical:g} s)"
             )
 
         return cls(
@@ -354,13 +400,40 @@ class Settings:
             resource_attributes=resource,
             otlp_endpoint=endpoint,
             otlp_protocol=protocol,
-            otlp_headers=dict(headers),
+            otlp_headers=headers,
             metric_export_interval_ms=int(
                 _number(
                     *pick("metric_export_interval_ms", "OTEL_METRIC_EXPORT_INTERVAL"),
                     low=100,
                     high=3_600_000,
                     default=10_000,
+                    kind=int,
+                )
+            ),
+            span_queue_size=int(
+                _number(
+                    *pick("span_queue_size", "OTEL_BSP_MAX_QUEUE_SIZE"),
+                    low=1,
+                    high=1_000_000,
+                    default=8192,
+                    kind=int,
+                )
+            ),
+            log_queue_size=int(
+                _number(
+                    *pick("log_queue_size", "OTEL_BLRP_MAX_QUEUE_SIZE"),
+                    low=1,
+                    high=1_000_000,
+                    default=8192,
+                    kind=int,
+                )
+            ),
+            attribute_value_length_limit=int(
+                _number(
+                    *pick("attribute_value_length_limit", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+                    low=64,
+                    high=10_485_760,
+                    default=16_384,
                     kind=int,
                 )
             ),

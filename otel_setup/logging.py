@@ -7,8 +7,8 @@ an OTel log record (exported over OTLP with the trace context attached).
 The chain is a list of small processors, each with one job::
 
     merge_contextvars (request_id) → add_log_level → add_logger_name → TimeStamper
-      → AddService → add_trace_context → format_exc_info → scrub_secrets
-      → ExportToOTel → JSONRenderer
+      → AddService → add_trace_context → format_exc_info → TruncateStrings
+      → scrub_secrets → ExportToOTel → JSONRenderer
 
 The SDK's own warnings (an unreachable collector, a full queue) pass through
 :class:`OncePerInterval`, so an outage costs one line a minute, not one per span.
@@ -39,6 +39,7 @@ __all__ = [
     "ExportToOTel",
     "JsonLinesHandler",
     "OncePerInterval",
+    "TruncateStrings",
     "add_trace_context",
     "configure_logging",
     "scrub_secrets",
@@ -73,6 +74,27 @@ def scrub_secrets(_logger: Any, _method: str, event_dict: EventDict) -> EventDic
         event_dict.clear()
         event_dict.update(scrubbed)
     return event_dict
+
+
+class TruncateStrings:
+    """Cut string fields longer than ``max_length`` characters to that length.
+
+    Runs before scrubbing, so a field a client filled with a megabyte costs
+    the scrubber (and the log line, and the exported record) at most
+    ``max_length`` characters.
+    """
+
+    __slots__ = ("_max_length",)
+
+    def __init__(self, max_length: int) -> None:
+        self._max_length = max_length
+
+    def __call__(self, _logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+        limit = self._max_length
+        for key, value in event_dict.items():
+            if isinstance(value, str) and len(value) > limit:
+                event_dict[key] = value[:limit]
+        return event_dict
 
 
 class OncePerInterval(logging.Filter):
@@ -174,6 +196,7 @@ def configure_logging(
     logger_provider: LoggerProvider | None,
     level: str = "INFO",
     stream: TextIO | None = None,
+    max_field_length: int = 16_384,
 ) -> ExportToOTel | None:
     """Route structlog and stdlib logging through one JSON + OTel chain.
 
@@ -184,6 +207,7 @@ def configure_logging(
         logger_provider: where log records are exported; ``None`` keeps logs local.
         level: minimum level written and exported.
         stream: where JSON lines go (default ``sys.stdout``).
+        max_field_length: longer string fields are cut to this many characters.
 
     Returns:
         The OTel export step (to :meth:`~ExportToOTel.close` at shutdown), if any.
@@ -196,6 +220,7 @@ def configure_logging(
         AddService(service),
         add_trace_context,
         structlog.processors.format_exc_info,
+        TruncateStrings(max_field_length),
         scrub_secrets,
     ]
     exporter = None

@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_setup.config import Settings
@@ -33,10 +33,8 @@ from otel_setup.retry import RetryingExporter
 
 __all__ = ["DURATION_BUCKETS_S", "Providers", "build_providers", "build_resource"]
 
-#: Bounded in-process buffers (spans / log records). When full, the SDK drops
-#: new items and counts them instead of blocking the request.
-SPAN_QUEUE_SIZE = 8192
-LOG_QUEUE_SIZE = 8192
+#: Items per export; the bounded queues themselves (``span_queue_size``,
+#: ``log_queue_size``) drop and count new items when full instead of blocking.
 EXPORT_BATCH_SIZE = 512
 
 #: Latency buckets in seconds, dense where the SLO thresholds of the
@@ -175,22 +173,33 @@ def build_providers(settings: Settings) -> Providers:
         )
         span_processor = BatchSpanProcessor(
             ScrubbingSpanExporter(span_exporter),
-            max_queue_size=SPAN_QUEUE_SIZE,
-            max_export_batch_size=EXPORT_BATCH_SIZE,
+            max_queue_size=settings.span_queue_size,
+            max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.span_queue_size),
             meter_provider=meter_provider,
         )
         log_processor = BatchLogRecordProcessor(
             log_exporter,
-            max_queue_size=LOG_QUEUE_SIZE,
-            max_export_batch_size=EXPORT_BATCH_SIZE,
+            max_queue_size=settings.log_queue_size,
+            max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.log_queue_size),
             meter_provider=meter_provider,
         )
 
+    # A client controls headers, query strings and paths: without a length
+    # limit (the SDK has none by default) one request could put megabytes into
+    # a span. The SDK cuts longer values when they are set, on the request thread.
+    length = settings.attribute_value_length_limit
     tracer_provider = TracerProvider(
-        resource=resource, sampler=settings.sampler(), shutdown_on_exit=False
+        resource=resource,
+        sampler=settings.sampler(),
+        span_limits=SpanLimits(max_attribute_length=length),
+        shutdown_on_exit=False,
     )
     tracer_provider.add_span_processor(span_processor)
 
-    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    logger_provider = LoggerProvider(
+        resource=resource,
+        log_record_limits=LogRecordLimits(max_attribute_length=length),
+        shutdown_on_exit=False,
+    )
     logger_provider.add_log_record_processor(log_processor)
     return Providers(tracer_provider, meter_provider, logger_provider)

@@ -125,6 +125,7 @@ def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOption
         service=settings.service_name,
         logger_provider=None if settings.disabled else providers.logger_provider,
         level=settings.log_level,
+        max_field_length=settings.attribute_value_length_limit,
     )
     performance = None
     if not settings.disabled:
