@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import re
+import string
 import time
 from typing import Any
 
@@ -19,7 +21,9 @@ import structlog
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+import otel_setup.providers as providers_module
 from otel_setup._sdk_env import SDK_VARIABLES
 from otel_setup.config import ConfigError, Settings
 
@@ -291,3 +295,69 @@ def test_megabyte_headers_and_query_strings_are_served_and_exported_bounded(
         json.loads(line) for line in capsys.readouterr().out.splitlines() if '"echo"' in line
     ]
     assert len(line["q"]) == limit
+
+
+# -- 10,000 random paths ---------------------------------------------------------------------
+_SEGMENT_ALPHABET = string.ascii_letters + string.digits + "-_.~%é€\u200b"
+
+
+def _random_path(rng: random.Random) -> str:
+    shape = rng.random()
+    if shape < 0.3:  # a real route with a random (often invalid) id
+        return f"/items/{rng.choice([str(rng.randrange(10**9)), 'x' * rng.randrange(1, 50)])}"
+    segments = rng.randrange(1, 12)
+    return "/" + "/".join(
+        "".join(rng.choices(_SEGMENT_ALPHABET, k=rng.randrange(0, 30))) for _ in range(segments)
+    )
+
+
+def test_ten_thousand_random_paths_give_at_most_50_route_labels(
+    instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = InMemoryMetricReader()
+    # The instrumented app's own meter provider, read in memory instead of exported.
+    monkeypatch.setattr(providers_module, "PeriodicExportingMetricReader", lambda *_, **__: reader)
+    app = _app()
+    _, spans = instrument(app)
+    rng = random.Random(8)  # seeded: the same 10,000 paths on every run
+    paths = [_random_path(rng) for _ in range(10_000)]
+
+    async def send_all() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        for path in paths:
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "GET",
+                "scheme": "http",
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "headers": [(b"host", b"svc")],
+                "server": ("svc", 80),
+                "client": ("10.0.0.1", 4000),
+            }
+            await app(scope, receive, send)
+
+    asyncio.run(send_all())
+    finished = server_spans(spans)
+    assert len(finished) > 9_900  # the rest are "/" and friends, excluded from tracing
+    assert len({s.attributes["http.route"] for s in finished}) <= 50
+    assert len({s.name for s in finished}) <= 50
+    points = [
+        point
+        for resource in reader.get_metrics_data().resource_metrics
+        for scope_metrics in resource.scope_metrics
+        for metric in scope_metrics.metrics
+        if metric.name == "http.server.request.duration"
+        for point in metric.data.data_points
+    ]
+    assert sum(p.count for p in points) == len(finished)
+    assert len({p.attributes.get("http.route") for p in points}) <= 50
+    assert len(points) <= 50

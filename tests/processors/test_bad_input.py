@@ -6,13 +6,22 @@ import copy
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import example, given, settings
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind
 
+from processors import report
+from processors.api import PREFIX, performance_router
+from processors.classify import CATEGORY_ATTRIBUTE
+from processors.grading import GradingProcessor
 from processors.scrub import scrub_attributes, scrub_text
 from processors.targets import DEFAULT_TARGETS_FILE, TargetsError, load_targets, parse_targets
 
@@ -121,3 +130,109 @@ def test_undecodable_targets_file_is_a_targets_error(tmp_path: Path) -> None:
     file.write_bytes(b"categories:\n  caf\xe9: {}\n")
     with pytest.raises(TargetsError, match=r"targets\.yaml: not UTF-8 text"):
         load_targets(file)
+
+
+# -- unknown categories ----------------------------------------------------------------------
+attribute_values = st.one_of(
+    st.text(max_size=20),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.sampled_from(["cache", "http", "database", "Database", "cache_l9", ""]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    spans=st.lists(
+        st.fixed_dictionaries(
+            {
+                CATEGORY_ATTRIBUTE: attribute_values,
+                "cache.tier": attribute_values,
+                "cache.hit": attribute_values,
+                "http.route": attribute_values,
+            }
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    server=st.booleans(),
+)
+def test_unknown_categories_are_not_graded_and_break_nothing(
+    spans: list[dict], server: bool
+) -> None:
+    grading = GradingProcessor(interval_s=3600)
+    provider = TracerProvider()
+    provider.add_span_processor(grading)
+    tracer = provider.get_tracer("bad-input")
+    kind = SpanKind.SERVER if server else SpanKind.INTERNAL
+    for attributes in spans:
+        with tracer.start_as_current_span("op", kind=kind) as span:
+            span.set_attributes(attributes)
+    try:
+        document = grading.read(
+            lambda state, now: report.report_document(state, now, "1m", 10, None)
+        )
+        graded = grading.read(lambda state, now: state.categories("1m", now))
+    finally:
+        provider.shutdown()
+    assert {r.category for r in graded} <= set(grading.state.targets.categories)
+    assert document["executive_summary"]["requests"] <= len(spans)
+
+
+# -- bad query parameters on the performance API ---------------------------------------------
+@pytest.fixture(scope="module")
+def api() -> Iterator[TestClient]:
+    grading = GradingProcessor(interval_s=3600)
+    app = FastAPI()
+    app.include_router(performance_router(grading), prefix=PREFIX)
+    with TestClient(app) as client:
+        yield client
+    grading.shutdown()
+
+
+_ENDPOINT_PARAMETERS = {
+    "/metrics": ("window",),
+    "/health": ("window",),
+    "/report": ("window", "limit"),
+    "/prd-compliance": ("window",),
+    "/alerts": ("limit",),
+    "/routes": ("limit",),
+}
+
+
+def _accepted(name: str, value: str) -> bool:
+    """Whether ``value`` can be a valid ``name``: a window, or a limit 1-100 (``"7.0"`` is
+    one to pydantic, ``"7e0"`` is not: only the first matters here)."""
+    if name == "window":
+        return value in ("1m", "5m", "1h", "1d")
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    return number.is_integer() and 1 <= number <= 100
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    endpoint=st.sampled_from(sorted(_ENDPOINT_PARAMETERS)),
+    value=st.one_of(
+        st.text(max_size=30),
+        st.integers(min_value=-(10**30), max_value=10**30).map(str),
+        st.floats().map(str),
+        st.sampled_from(["", " 5m", "5M", "0", "101", "1e2", "10.0", "\x00", "%ff"]),
+    ),
+)
+def test_bad_parameters_are_422_naming_the_parameter(
+    api: TestClient, endpoint: str, value: str
+) -> None:
+    for name in _ENDPOINT_PARAMETERS[endpoint]:
+        response = api.get(f"{PREFIX}{endpoint}", params={name: value})
+        # Never a 500; a 200 only for a value that reads as valid; a 422 names the parameter.
+        if response.status_code != 422:
+            assert response.status_code == 200 and _accepted(name, value), (name, value)
+        else:
+            assert [e["loc"] for e in response.json()["detail"]] == [["query", name]]
