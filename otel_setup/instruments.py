@@ -44,7 +44,7 @@ class Instruments:
             "otelpipe.job.duration",
             unit="s",
             description="Background job run time by job and status (ok or error).",
-            explicit_bucket_boundaries_advisory=(*DURATION_BUCKETS_S, 30.0, 60.0, 300.0),
+            explicit_bucket_boundaries_advisory=_LONG_DURATIONS_S,
         )
         self.queue_size = meter.create_gauge(
             "otelpipe.queue.size", unit="{item}", description="Items waiting in a queue."
@@ -53,7 +53,7 @@ class Instruments:
             "otelpipe.queue.wait_time",
             unit="s",
             description="Time items waited in a queue before processing.",
-            explicit_bucket_boundaries_advisory=(*DURATION_BUCKETS_S, 30.0, 60.0, 300.0),
+            explicit_bucket_boundaries_advisory=_LONG_DURATIONS_S,
         )
         self.pool_connections = meter.create_up_down_counter(
             "otelpipe.pool.connections.active",

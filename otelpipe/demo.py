@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from apps.load import LoadPlan, build_report, parse_endpoint, run_load
+from apps.load.cli import GATEWAY_MIX
 from apps.load.progress import ProgressBar
 from otelpipe import stack
 from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
@@ -48,11 +49,6 @@ GATEWAY, GATEWAY_APP = "gateway", "apps.gateway.app:app"
 PAYMENTS, PAYMENTS_APP = "payments", "apps.payments.app:app"
 #: How long the summary waits for every request to show up in Prometheus and Jaeger.
 DELIVERY_TIMEOUT_S = 30.0
-#: Look-ups, checkouts of which the payment provider declines about 2 %, and a few errors.
-DEMO_MIX = tuple(
-    parse_endpoint(spec)
-    for spec in ("GET /items/{id}@44", "POST /checkout/{id}?fail_rate=0.02@5", "GET /error@1")
-)
 
 
 @dataclass
@@ -159,7 +155,12 @@ def drive_load(base_url: str, duration_s: float, *, show_progress: bool = True) 
     mix for ``duration_s`` through ``otelpipe load``'s engine; returns its JSON report
     (the slow report is not in it)."""
     httpx.get(f"{base_url}/reports/slow", params={"delay_ms": 1200}, timeout=10)
-    plan = LoadPlan(base_url=base_url, endpoints=DEMO_MIX, duration_s=duration_s, concurrency=4)
+    plan = LoadPlan(
+        base_url=base_url,
+        endpoints=tuple(parse_endpoint(spec) for spec in GATEWAY_MIX),
+        duration_s=duration_s,
+        concurrency=4,
+    )
     progress = ProgressBar() if show_progress else None
     try:
         result = asyncio.run(run_load(plan, progress))
@@ -198,6 +199,40 @@ def _distributed(traces: list[dict[str, Any]]) -> int:
     )
 
 
+def _requests_in_prometheus(settings: stack.StackSettings, run_id: str) -> float:
+    counted = prometheus_query(
+        settings.url("prometheus"),
+        "sum(max_over_time(http_server_request_duration_seconds_count"
+        f'{{service_name="{GATEWAY}", otelpipe_run_id="{run_id}", '
+        f'http_route!~"{PERFORMANCE_API}.*"}}[1h]))',
+    )
+    return float(counted[0]["value"][1]) if counted else 0.0
+
+
+def _gateway_traces(
+    settings: stack.StackSettings, run_id: str, limit: int, operation: str | None = None
+) -> list[dict[str, Any]]:
+    return jaeger_traces(
+        settings.url("jaeger_query"),
+        GATEWAY,
+        operation=operation,
+        tags={"otelpipe.run_id": run_id},
+        limit=limit,
+    )
+
+
+def _wait_delivered(settings: stack.StackSettings, run_id: str, sent: int) -> tuple[float, int]:
+    """(requests in Prometheus, gateway traces in Jaeger) once both reach ``sent``, or
+    what they are after :data:`DELIVERY_TIMEOUT_S`."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while True:
+        counted = _requests_in_prometheus(settings, run_id)
+        traces = len(_gateway_traces(settings, run_id, limit=2 * sent))
+        if (counted >= sent and traces >= sent) or time.monotonic() >= deadline:
+            return counted, traces
+        time.sleep(1)
+
+
 def _summarise(
     settings: stack.StackSettings,
     run_id: str,
@@ -206,19 +241,10 @@ def _summarise(
     services: dict[str, ServiceProcess],
     performance: dict[str, dict[str, Any]],
 ) -> DemoSummary:
-    run = {"otelpipe.run_id": run_id}
-    jaeger = settings.url("jaeger_query")
-    requests = load["totals"]["requests"] + 1  # and the one slow report
-    traces = jaeger_traces(jaeger, GATEWAY, tags=run, limit=requests * 2)
-    checkouts = jaeger_traces(
-        jaeger, GATEWAY, operation="POST /checkout/{item_id}", tags=run, limit=requests
-    )
-    counted = prometheus_query(
-        settings.url("prometheus"),
-        "sum(max_over_time(http_server_request_duration_seconds_count"
-        f'{{service_name="{GATEWAY}", otelpipe_run_id="{run_id}", '
-        f'http_route!~"{PERFORMANCE_API}.*"}}[1h]))',
-    )
+    """Read back, once the pipeline has delivered, what the backends hold of this run."""
+    sent = load["totals"]["requests"] + 1  # and the one slow report
+    counted, traces = _wait_delivered(settings, run_id, sent)
+    checkouts = _gateway_traces(settings, run_id, limit=sent, operation="POST /checkout/{item_id}")
     logs = sum(
         1
         for r in iter_log_records(settings.telemetry_logs_dir)
@@ -228,11 +254,11 @@ def _summarise(
         run_id=run_id,
         load=load,
         load_report=str(load_report),
-        requests_in_prometheus=float(counted[0]["value"][1]) if counted else 0.0,
-        traces_in_jaeger=len(traces),
+        requests_in_prometheus=counted,
+        traces_in_jaeger=traces,
         distributed_traces=_distributed(checkouts),
         log_records_in_storage=logs,
-        jaeger_url=f"{jaeger}/search?service={GATEWAY}",
+        jaeger_url=f"{settings.url('jaeger_query')}/search?service={GATEWAY}",
         prometheus_url=f"{settings.url('prometheus')}/graph",
         log_storage=str(settings.telemetry_logs_dir),
         service_logs={name: str(s.log) for name, s in services.items()},
@@ -364,15 +390,7 @@ def run_demo(
     load_report.parent.mkdir(parents=True, exist_ok=True)
     load_report.write_text(json.dumps(load, indent=2) + "\n")
     progress("waiting for the pipeline to deliver (tail-sampling decision wait, metric flush)")
-    sent = load["totals"]["requests"] + 1  # and the slow report
-    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
-    while True:
-        summary = _summarise(settings, run_id, load, load_report, services, performance)
-        delivered = summary.requests_in_prometheus >= sent and summary.traces_in_jaeger >= sent
-        if delivered or time.monotonic() >= deadline:
-            break
-        time.sleep(1)
-    return summary
+    return _summarise(settings, run_id, load, load_report, services, performance)
 
 
 def print_summary(summary: DemoSummary, *, as_json: bool = False) -> int:

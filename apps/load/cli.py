@@ -17,8 +17,9 @@ from processors.targets import TargetsError, load_targets
 
 __all__ = ["GATEWAY_MIX", "add_arguments", "main"]
 
-#: What users of the demo gateway do: mostly look-ups, some checkouts, a few failures.
-GATEWAY_MIX = ("GET /items/{id}@44", "POST /checkout/{id}@5", "GET /error@1")
+#: What users of the demo gateway do: mostly look-ups, some checkouts (of which the
+#: payment provider declines about 2 %), a few failures.
+GATEWAY_MIX = ("GET /items/{id}@44", "POST /checkout/{id}?fail_rate=0.02@5", "GET /error@1")
 EXIT_OK, EXIT_SLO_VIOLATED, EXIT_USAGE = 0, 1, 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TextIO
 
@@ -31,13 +32,13 @@ class ProgressBar:
         p95 = percentile(sorted(self._recent), 95.0)
         self._recent.clear()
         filled = round(tick.fraction * self._width)
+        # NaN when nothing finished since the last line.
+        p95_text = "-" if math.isnan(p95) else f"{p95 * 1000:.1f} ms"
         line = (
             f"[{'#' * filled}{'.' * (self._width - filled)}] {tick.fraction:4.0%} "
             f"{tick.done} requests, {tick.done / max(tick.elapsed_s, 1e-9):.0f} req/s, "
-            f"p95 {p95 * 1000:.1f} ms, {tick.errors} errors"
+            f"p95 {p95_text}, {tick.errors} errors"
         )
-        if p95 != p95:  # NaN: nothing finished since the last line
-            line = line.replace("p95 nan ms", "p95 -")
         self._stream.write(f"\r\x1b[2K{line}" if self._live else f"{line}\n")
         self._stream.flush()
 

@@ -42,10 +42,12 @@ def _distribution_ms(values: list[float]) -> dict[str, float | None]:
     return {name: round(value * 1000, 3) for name, value in figures.items()}
 
 
-def _slo(samples: EndpointSamples, classifier: Classifier, targets: Targets) -> dict[str, Any]:
+def _slo(
+    samples: EndpointSamples, p95_ms: float | None, classifier: Classifier, targets: Targets
+) -> dict[str, Any]:
     name = classifier.route_category(samples.endpoint.route)
     category = targets.categories.get(name) if name else None
-    if category is None or category.kind != "latency" or not samples.count:
+    if category is None or category.kind != "latency" or p95_ms is None:
         return {"category": name, "graded": False, "met": True, "violations": []}
     target_s = category.target / 1000
     within = sum(
@@ -53,7 +55,6 @@ def _slo(samples: EndpointSamples, classifier: Classifier, targets: Targets) -> 
         for latency, failed in zip(samples.latencies, samples.failed, strict=True)
         if not failed and latency <= target_s
     )
-    p95_ms = percentile(sorted(samples.latencies), 95.0) * 1000
     error_rate = 100 * samples.errors / samples.count
     violations = []
     if p95_ms > category.target:
@@ -78,6 +79,7 @@ def build_report(result: LoadResult, targets: Targets) -> dict[str, Any]:
     elapsed = max(result.elapsed_s, 1e-9)
     endpoints = []
     for samples in result.samples.values():
+        latency = _distribution_ms(samples.latencies)
         endpoints.append(
             {
                 "endpoint": samples.endpoint.name,
@@ -92,9 +94,9 @@ def build_report(result: LoadResult, targets: Targets) -> dict[str, Any]:
                 },
                 "failures": dict(samples.failures),
                 "throughput_rps": round(samples.count / elapsed, 2),
-                "latency_ms": _distribution_ms(samples.latencies),
+                "latency_ms": latency,
                 "service_time_ms": _distribution_ms(samples.service_times),
-                "slo": _slo(samples, classifier, targets),
+                "slo": _slo(samples, latency["p95"], classifier, targets),
             }
         )
     requests = sum(e["requests"] for e in endpoints)

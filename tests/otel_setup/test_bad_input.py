@@ -42,9 +42,9 @@ def _app() -> FastAPI:
     return app
 
 
-def call(app: FastAPI, **scope: Any) -> int:
-    """Send one request as a raw ASGI scope; its status (an exception escaping fails the test)."""
-    full = {
+def http_scope(**overrides: Any) -> dict[str, Any]:
+    """A raw ASGI HTTP scope for ``GET /items/1``, with ``overrides`` applied."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -56,8 +56,13 @@ def call(app: FastAPI, **scope: Any) -> int:
         "headers": [(b"host", b"svc")],
         "server": ("svc", 80),
         "client": ("10.0.0.1", 4000),
-        **scope,
+        **overrides,
     }
+
+
+def call(app: FastAPI, **scope: Any) -> int:
+    """Send one request as a raw ASGI scope; its status (an exception escaping fails the test)."""
+    full = http_scope(**scope)
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -330,20 +335,7 @@ def test_ten_thousand_random_paths_give_at_most_50_route_labels(
             pass
 
         for path in paths:
-            scope = {
-                "type": "http",
-                "asgi": {"version": "3.0"},
-                "http_version": "1.1",
-                "method": "GET",
-                "scheme": "http",
-                "path": path,
-                "raw_path": path.encode(),
-                "query_string": b"",
-                "headers": [(b"host", b"svc")],
-                "server": ("svc", 80),
-                "client": ("10.0.0.1", 4000),
-            }
-            await app(scope, receive, send)
+            await app(http_scope(path=path, raw_path=path.encode()), receive, send)
 
     asyncio.run(send_all())
     finished = server_spans(spans)
