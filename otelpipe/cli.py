@@ -5,6 +5,7 @@ otelpipe stack up             start collector, Jaeger, Prometheus, Redis; wait u
 otelpipe stack status [--json]
 otelpipe stack down           stop exactly what ``up`` started
 otelpipe demo [--duration S]  stack up + demo service + load, then say where to look
+otelpipe bench [--quick]      measure the instrumentation's cost; bench/results/latest.{json,md}
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from bench.report import markdown
+    from bench.run import PROFILES, run
+
+    print(markdown(run(PROFILES[args.profile], _progress)))
+    return 0
+
+
 def _slo(args: argparse.Namespace) -> int:
     from otelpipe.slo import write
 
@@ -95,6 +104,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(run=_demo)
+
+    bench = commands.add_parser(
+        "bench", help="measure what the instrumentation costs, beside its baselines"
+    )
+    bench.add_argument(
+        "--quick",
+        dest="profile",
+        action="store_const",
+        const="quick",
+        default="full",
+        help="fewer, shorter rounds and a 20 s soak (under 3 minutes) instead of ~25 minutes",
+    )
+    bench.set_defaults(run=_bench)
 
     slo = commands.add_parser("slo", help="render SLO rules and tests from slos.yaml")
     slo.add_argument("action", choices=["render"])
