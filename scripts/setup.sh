@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything otel-perf-pipeline needs on a Debian machine, idempotently:
-#   - Debian packages prometheus (with promtool) and redis-server, if missing;
+#   - Debian packages prometheus (with promtool), redis-server and wrk (the
+#     load generator of `otelpipe bench`), if missing;
 #   - the Python virtual environment .venv with the project and its dev tools;
 #   - the collector distribution (ocb) and Jaeger v2 binaries, built once with
 #     the Go toolchain and cached under $OTELPIPE_CACHE_DIR (default
@@ -13,6 +14,7 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 missing=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v wrk >/dev/null || missing+=(wrk)
 if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
