@@ -82,7 +82,5 @@ def run_wrk(base_url: str, route: Route, seconds: float, connections: int) -> Lo
     if route.script is not None:
         argv += ["-s", str(route.script)]
     url = base_url + ("/" if route.script is not None else route.path)
-    completed = subprocess.run(
-        [*argv, url], capture_output=True, text=True, timeout=seconds + 60
-    )
+    completed = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 60)
     return parse_wrk(completed.stdout + completed.stderr)

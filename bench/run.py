@@ -49,8 +49,8 @@ class Profile:
 
 
 PROFILES = {
-    # Under 3 minutes on a 2-core machine.
-    "quick": Profile("quick", 3, 4, 16, 20, 5, 3, 20_000, (1000, 2000, 4000), 5, 100_000),
+    # About 2.5 minutes on a 2-core machine.
+    "quick": Profile("quick", 3, 4, 16, 15, 5, 5, 10_000, (1000, 2000, 4000), 4, 100_000),
     "full": Profile(
         "full", 7, 10, 16, 600, 60, 7, 50_000, (1000, 2000, 3000, 4000, 6000, 8000), 15, 1_000_000
     ),

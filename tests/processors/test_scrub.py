@@ -38,7 +38,20 @@ def test_scrub_text_removes_the_secret(text: str, secret: str) -> None:
 
 
 _SECRETISH = st.sampled_from(
-    ["@", "=", ":", " ", "Bearer ", "basic\t", "eyJ", "sk_live_", "pk_test_", "password", "a.b", "x"]
+    [
+        "@",
+        "=",
+        ":",
+        " ",
+        "Bearer ",
+        "basic\t",
+        "eyJ",
+        "sk_live_",
+        "pk_test_",
+        "password",
+        "a.b",
+        "x",
+    ]
 )
 
 
