@@ -164,10 +164,16 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(report: dict[str, Any], directory: Path = RESULTS, name: str = "latest") -> Path:
-    """Write ``<name>.json`` and ``<name>.md`` to ``directory``; return the JSON path."""
+def write(report: dict[str, Any], directory: Path = RESULTS) -> Path:
+    """Write ``latest.json`` and ``latest.md`` to ``directory``, and the same as
+    ``<profile>.json``/``.md`` so the last quick and full runs are both kept.
+
+    Returns:
+        The path of ``latest.json``.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    path.with_suffix(".md").write_text(markdown(report))
-    return path
+    text, rendered = json.dumps(report, indent=2) + "\n", markdown(report)
+    for name in ("latest", report["profile"]):
+        (directory / f"{name}.json").write_text(text)
+        (directory / f"{name}.md").write_text(rendered)
+    return directory / "latest.json"
