@@ -3,14 +3,18 @@
 Rates step up; at each step a fresh :mod:`bench.emitter` process makes spans
 at that rate through our export path, tagged with a run id of its own. Drops
 are counted at both ends: by the SDK's health metrics in the emitter (batch
-queue full, export failed) and by counting the step's spans that Jaeger
-stores. The collector's CPU and memory are read from ``/proc`` during the
-step. The first step that drops anything ends the climb.
+queue full, export failed) and by Jaeger's own metrics — the spans its storage
+exporter wrote during the step (nothing else sends spans in this phase).
+Jaeger's metrics rather than its query API: returning 100,000 spans through
+the API takes longer than the step itself. The collector's CPU and memory are
+read from ``/proc`` during the step. The first step that drops anything ends
+the climb.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -18,9 +22,9 @@ import time
 import uuid
 from typing import Any
 
-from bench.emitter import SERVICE
+import httpx
+
 from bench.proc import cpu_seconds, rss_mb
-from otelpipe.queries import jaeger_traces
 from otelpipe.stack import StackSettings, status
 from otelpipe.stack.progress import Progress
 
@@ -30,18 +34,24 @@ GOAL_SPANS_PER_S = 2000
 SPANS_PER_TRACE = 20
 
 
-def _jaeger_spans(settings: StackSettings, run_id: str, traces: int) -> int:
-    found = jaeger_traces(
-        settings.url("jaeger_query"), SERVICE, tags={"otelpipe.run_id": run_id}, limit=traces + 10
-    )
-    return sum(len(trace["spans"]) for trace in found)
+_STORED = re.compile(
+    r'^otelcol_exporter_sent_spans_total\{[^}]*exporter="jaeger_storage_exporter"[^}]*\} (\S+)$',
+    re.MULTILINE,
+)
 
 
-def _stored(settings: StackSettings, run_id: str, expected: int, traces: int) -> int:
-    """Spans of ``run_id`` in Jaeger once all ``expected`` arrived or the count stopped moving."""
+def _jaeger_stored(settings: StackSettings) -> int:
+    """Spans Jaeger has written to its storage since it started."""
+    response = httpx.get(f"{settings.url('jaeger_metrics')}/metrics", timeout=10)
+    response.raise_for_status()
+    return sum(int(float(value)) for value in _STORED.findall(response.text))
+
+
+def _stored_since(settings: StackSettings, before: int, expected: int) -> int:
+    """Spans stored since ``before``, once all ``expected`` arrived or the count stopped moving."""
     deadline, last, still = time.monotonic() + 60, -1, 0
     while True:
-        count = _jaeger_spans(settings, run_id, traces)
+        count = _jaeger_stored(settings) - before
         still = still + 1 if count == last else 0
         if count >= expected or still >= 3 or time.monotonic() > deadline:
             return count
@@ -63,6 +73,7 @@ def _step(settings: StackSettings, collector: int, rate: int, seconds: float) ->
             peak_rss.append(rss_mb(collector))
 
     watcher = threading.Thread(target=watch_rss, daemon=True)
+    stored_before = _jaeger_stored(settings)
     cpu_before, wall_before = cpu_seconds(collector), time.monotonic()
     watcher.start()
     emitted = subprocess.run(
@@ -85,9 +96,10 @@ def _step(settings: StackSettings, collector: int, rate: int, seconds: float) ->
     done.set()
     watcher.join()
     result = json.loads(emitted.stdout)
-    in_jaeger = _stored(settings, run_id, result["spans"], result["traces"])
+    in_jaeger = _stored_since(settings, stored_before, result["spans"])
     return {
         "target_spans_per_s": rate,
+        "run_id": run_id,
         **result,
         "jaeger_spans": in_jaeger,
         "jaeger_missing": result["spans"] - in_jaeger,
