@@ -47,6 +47,18 @@ def _jaeger_stored(settings: StackSettings) -> int:
     return sum(int(float(value)) for value in _STORED.findall(response.text))
 
 
+def _quiet_stored(settings: StackSettings) -> int:
+    """Jaeger's stored-span count once it stops moving: spans of earlier load (the
+    soak's backlog in the collector) must not count towards the next step."""
+    deadline, last = time.monotonic() + 120, -1
+    while True:
+        count = _jaeger_stored(settings)
+        if count == last or time.monotonic() > deadline:
+            return count
+        last = count
+        time.sleep(3)
+
+
 def _stored_since(settings: StackSettings, before: int, expected: int) -> int:
     """Spans stored since ``before``, once all ``expected`` arrived or the count stopped moving."""
     deadline, last, still = time.monotonic() + 60, -1, 0
@@ -73,7 +85,7 @@ def _step(settings: StackSettings, collector: int, rate: int, seconds: float) ->
             peak_rss.append(rss_mb(collector))
 
     watcher = threading.Thread(target=watch_rss, daemon=True)
-    stored_before = _jaeger_stored(settings)
+    stored_before = _quiet_stored(settings)
     cpu_before, wall_before = cpu_seconds(collector), time.monotonic()
     watcher.start()
     emitted = subprocess.run(
