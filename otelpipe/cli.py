@@ -8,6 +8,7 @@ otelpipe demo [--duration S]  stack up + demo services + load, then say where to
 otelpipe load [URL] [...]     async load test with percentiles and SLO verdicts
 otelpipe dashboard [--port P] [--prometheus URL]
                               the performance dashboard page, its data from Prometheus
+otelpipe bench [--quick]      measure the instrumentation's cost; bench/results/latest.{json,md}
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from bench.report import markdown
+    from bench.run import PROFILES, run
+
+    print(markdown(run(PROFILES[args.profile], _progress)))
+    return 0
+
+
 def _slo(args: argparse.Namespace) -> int:
     from otelpipe.slo import write
 
@@ -130,6 +139,19 @@ def _parser() -> argparse.ArgumentParser:
         "--prometheus", help="Prometheus base URL (default: the local stack's, OTELPIPE_*_PORT)"
     )
     dashboard.set_defaults(run=_dashboard)
+
+    bench = commands.add_parser(
+        "bench", help="measure what the instrumentation costs, beside its baselines"
+    )
+    bench.add_argument(
+        "--quick",
+        dest="profile",
+        action="store_const",
+        const="quick",
+        default="full",
+        help="fewer, shorter rounds and a 15 s soak (under 3 minutes) instead of ~20 minutes",
+    )
+    bench.set_defaults(run=_bench)
 
     slo = commands.add_parser("slo", help="render SLO rules and tests from slos.yaml")
     slo.add_argument("action", choices=["render"])

@@ -131,6 +131,9 @@ class RouteReport:
 Finished = tuple[Mapping[str, Any], bool, bool, int, int, int]
 
 
+_SERVER, _ERROR = SpanKind.SERVER, StatusCode.ERROR
+
+
 def finished(span: ReadableSpan) -> Finished:
     """The :data:`Finished` tuple of ``span``."""
     # This runs on the request thread for every span, so it reads the SDK's
@@ -139,21 +142,25 @@ def finished(span: ReadableSpan) -> Finished:
     # each. The public path remains the fallback for spans without attributes
     # or an SDK that renames its fields.
     try:
-        attributes = span._attributes._dict  # type: ignore[union-attr]
-        kind, status, context = span._kind, span._status, span._context
-        start, end = span._start_time, span._end_time
+        context = span._context
+        return (
+            span._attributes._dict,  # type: ignore[union-attr]
+            span._kind is _SERVER,
+            span._status.status_code is _ERROR,
+            span._start_time or 0,
+            span._end_time or 0,
+            context.trace_id if context is not None else 0,
+        )
     except AttributeError:
-        attributes = dict(span.attributes or {})
-        kind, status, context = span.kind, span.status, span.context
-        start, end = span.start_time, span.end_time
-    return (
-        attributes,
-        kind is SpanKind.SERVER,
-        status.status_code is StatusCode.ERROR,
-        start or 0,
-        end or 0,
-        context.trace_id if context is not None else 0,
-    )
+        context = span.context
+        return (
+            dict(span.attributes or {}),
+            span.kind is _SERVER,
+            span.status.status_code is _ERROR,
+            span.start_time or 0,
+            span.end_time or 0,
+            context.trace_id if context is not None else 0,
+        )
 
 
 class GradingState:
@@ -365,6 +372,7 @@ class GradingProcessor(SpanProcessor):
     ) -> None:
         self.state = GradingState(targets or load_targets())
         self._queue: deque[Finished] = deque(maxlen=queue_size)
+        self._queue_size = queue_size
         self._lock = threading.Lock()
         self._clock = clock
         self._interval_s = interval_s
@@ -379,7 +387,7 @@ class GradingProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         queue = self._queue
-        if len(queue) == queue.maxlen:
+        if len(queue) == self._queue_size:
             self.dropped += 1  # approximate under contention; the append still happens
         queue.append(finished(span))
 

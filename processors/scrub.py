@@ -17,6 +17,7 @@ Three small, pure functions do the work, and everything else calls them:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -57,6 +58,12 @@ _TEXT_PATTERNS = re.compile(
     r"|(?P<surrogate>[\ud800-\udfff])"
 )
 
+#: Something every match of :data:`_TEXT_PATTERNS` contains: ``@`` (e-mail), ``=`` or
+#: ``:`` (key=value), ``eyJ`` (JWT), ``_live_``/``_test_`` (API key), "bearer "/"basic ",
+#: a lone surrogate. Searching for it first is 10-100× cheaper than the full pattern on
+#: the clean text nearly every attribute holds (a 32-hex request id: 1 µs, not 100 µs).
+_MAYBE_SECRET = re.compile(r"[@=:\ud800-\udfff]|eyJ|_(?:live|test)_|(?i:bearer|basic)\s")
+
 
 def _mask(match: re.Match[str]) -> str:
     kind = match.lastgroup
@@ -69,13 +76,19 @@ def _mask(match: re.Match[str]) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
-    """True when ``key`` names a value that is secret as a whole (``db.password``, ``Cookie``)."""
+    """True when ``key`` names a value that is secret as a whole (``db.password``, ``Cookie``).
+
+    Cached: attribute keys come from a small set and every span asks about each.
+    """
     return key not in _SAFE_KEYS and _SENSITIVE_KEY.search(key) is not None
 
 
 def scrub_text(text: str) -> str:
     """Mask every secret found inside ``text``; text without one comes back unchanged."""
+    if _MAYBE_SECRET.search(text) is None:
+        return text
     return _TEXT_PATTERNS.sub(_mask, text)
 
 
@@ -117,5 +130,12 @@ def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | N
     """
     if not attributes:
         return None
-    scrubbed = {key: _scrub_value(key, value) for key, value in attributes.items()}
-    return None if scrubbed == attributes else scrubbed
+    scrubbed = None
+    for key, value in attributes.items():
+        clean = _scrub_value(key, value)
+        if clean is value or clean == value:
+            continue
+        if scrubbed is None:
+            scrubbed = dict(attributes)
+        scrubbed[key] = clean
+    return scrubbed

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything otel-perf-pipeline needs on a Debian machine, idempotently:
-#   - Debian packages prometheus (with promtool), redis-server, chromium and
-#     chromium-driver (for the dashboard page test), if missing;
+#   - Debian packages prometheus (with promtool), redis-server, wrk (the load
+#     generator of `otelpipe bench`), chromium and chromium-driver (for the
+#     dashboard page test), if missing;
 #   - the Python virtual environment .venv with the project and its dev tools;
 #   - the collector distribution (ocb) and Jaeger v2 binaries, built once with
 #     the Go toolchain and cached under $OTELPIPE_CACHE_DIR (default
@@ -14,6 +15,7 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 missing=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v wrk >/dev/null || missing+=(wrk)
 # The dashboard page test drives a real headless browser through its driver.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)

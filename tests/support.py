@@ -11,14 +11,11 @@ from typing import TypeVar
 
 import pytest
 
+from otelpipe.stack.ephemeral import free_port
+
+__all__ = ["black_hole", "eventually", "free_port"]
+
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager

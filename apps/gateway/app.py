@@ -31,7 +31,8 @@ import structlog
 from fastapi import FastAPI, HTTPException, Query
 
 from apps.database import sqlite_engine
-from otel_setup import setup_telemetry, track
+from apps.gateway.instrumentation import instrument
+from otel_setup import track
 
 log = structlog.get_logger("apps.gateway")
 
@@ -77,11 +78,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     jobs.cancel()
     await app.state.redis.aclose()
     await app.state.payments.aclose()
-    telemetry.shutdown()
+    shutdown_telemetry()
 
 
 app = FastAPI(title="otel-perf-pipeline demo gateway", lifespan=lifespan)
-telemetry = setup_telemetry(app, service_name=os.environ.get("OTEL_SERVICE_NAME", "gateway"))
+# otel_setup by default; OTELPIPE_BENCH_MODE=bare|stock gives the benchmark its baselines.
+shutdown_telemetry = instrument(app, os.environ.get("OTEL_SERVICE_NAME", "gateway"))
 engine = sqlite_engine("gateway", _seed)
 l1_cache: dict[int, str] = {}
 pending_orders: list[int] = []

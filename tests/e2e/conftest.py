@@ -8,17 +8,15 @@ tests fail — a missing backend is never a skip.
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, PAYMENTS_APP, ServiceProcess, start_service
-from otelpipe.stack.settings import PORT_DEFAULTS
+from otelpipe.stack.ephemeral import ephemeral_stack
 from tests.support import free_port
 
 
@@ -28,34 +26,17 @@ def _progress(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.StackSettings]:
-    home = tmp_path_factory.mktemp("otelpipe-home")
-    env = {
-        "OTELPIPE_HOME": str(home),
-        "OTELPIPE_CACHE_DIR": os.environ.get("OTELPIPE_CACHE_DIR")
-        or str(
-            Path(os.environ.get("OTELPIPE_HOME") or Path.home() / ".local/share/otelpipe") / "cache"
-        ),
-        # Short flush intervals so data shows up within seconds, not a minute.
+    # Short flush intervals so data shows up within seconds, not a minute.
+    fast = {
         "OTELPIPE_SPANMETRICS_FLUSH_INTERVAL": "2s",
         "OTELPIPE_TAIL_SAMPLING_DECISION_WAIT": "1s",
     }
-    env.update({f"OTELPIPE_{name.upper()}_PORT": str(free_port()) for name in PORT_DEFAULTS})
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    settings = stack.StackSettings.from_env()
+    home = tmp_path_factory.mktemp("otelpipe-home")
     try:
-        try:
-            stack.up(settings, _progress)
-        except (stack.StackError, stack.BuildError) as exc:
-            pytest.fail(f"the e2e stack could not start: {exc}", pytrace=False)
-        yield settings
-    finally:
-        stack.down(settings, _progress)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        with ephemeral_stack(home, _progress, fast) as settings:
+            yield settings
+    except (stack.StackError, stack.BuildError) as exc:
+        pytest.fail(f"the e2e stack could not start: {exc}", pytrace=False)
 
 
 def _service(settings: stack.StackSettings, app: str, name: str, **env: str) -> ServiceProcess:

@@ -1,0 +1,133 @@
+"""Per-request overhead: the same gateway bare, with stock OTel, and with our full setup.
+
+Each variant runs in its own uvicorn process (one worker) against the real
+collector; wrk loads it from another process. Variants alternate within every
+round (their order rotating), so slow phases of this noisy machine hit all of
+them alike; the median round counts and the spread is reported. At saturation
+a single-worker service spends ``1/throughput`` per request, so the cost a
+variant adds is ``1e6/rps - 1e6/rps_bare`` µs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from apps.gateway.instrumentation import MODES
+from bench.load import LoadResult, Route, run_wrk
+from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
+from otelpipe.stack import StackSettings
+from otelpipe.stack.ephemeral import free_port
+from otelpipe.stack.progress import Progress
+
+__all__ = ["ROUTES", "gateways", "measure"]
+
+BASELINE = "bare"
+ROUTES = {
+    "trivial": Route("/health"),
+    "realistic": Route("/items/{random id}", Path(__file__).with_name("random_items.lua")),
+}
+
+
+@contextmanager
+def gateways(settings: StackSettings, run_id: str) -> Iterator[dict[str, ServiceProcess]]:
+    """The demo gateway once per mode (``bare``, ``stock``, ``ours``), stopped on exit."""
+    with ExitStack() as running:
+        services = {}
+        for mode in MODES:
+            service = start_service(
+                settings,
+                app=GATEWAY_APP,
+                service=f"bench-{mode}",
+                port=free_port(),
+                extra_env={
+                    "OTELPIPE_BENCH_MODE": mode,
+                    # /health is the trivial route: traced like any other here.
+                    "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS": "/metrics",
+                    "OTELPIPE_SLOW_QUERY_LOG": str(settings.logs_dir / f"bench-{mode}-slow.jsonl"),
+                    "OTEL_RESOURCE_ATTRIBUTES": f"otelpipe.run_id={run_id}",
+                },
+            )
+            running.callback(service.stop)
+            services[mode] = service
+        yield services
+
+
+def _figures(results: list[LoadResult]) -> dict[str, Any]:
+    rates = [r.requests_per_s for r in results]
+    return {
+        "requests_per_s": round(statistics.median(rates), 1),
+        "spread_requests_per_s": [round(min(rates), 1), round(max(rates), 1)],
+        "rounds_requests_per_s": [round(r, 1) for r in rates],
+        "p50_ms": statistics.median(r.p50_ms for r in results),
+        "p99_ms": statistics.median(r.p99_ms for r in results),
+        "errors": sum(r.errors for r in results),
+    }
+
+
+def _against_baseline(mode: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    rps, bare = mode["requests_per_s"], baseline["requests_per_s"]
+    return {
+        **mode,
+        "baseline_requests_per_s": bare,
+        "ratio_to_bare": round(rps / bare, 3),
+        "us_added_per_request": round(1e6 / rps - 1e6 / bare, 1),
+    }
+
+
+def _route_report(samples: Mapping[str, list[LoadResult]]) -> dict[str, Any]:
+    figures = {mode: _figures(results) for mode, results in samples.items()}
+    report = {mode: _against_baseline(f, figures[BASELINE]) for mode, f in figures.items()}
+    stock, ours = report["stock"]["us_added_per_request"], report["ours"]["us_added_per_request"]
+    report["ours"]["stock_us_added_per_request"] = stock
+    report["ours"]["times_cheaper_than_stock"] = round(stock / ours, 2) if ours > 0 else None
+    return report
+
+
+def measure(
+    services: Mapping[str, ServiceProcess],
+    *,
+    rounds: int,
+    seconds: float,
+    connections: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Throughput of every mode on every route in :data:`ROUTES`, alternating rounds."""
+    samples = {route: {mode: [] for mode in services} for route in ROUTES}
+    for service in services.values():  # warm-up: imports, connections, caches
+        for route in ROUTES.values():
+            run_wrk(service.url, route, 1, connections)
+    modes = list(services)
+    for round_no in range(rounds):
+        order = modes[round_no % len(modes) :] + modes[: round_no % len(modes)]
+        for name, route in ROUTES.items():
+            for mode in order:
+                result = run_wrk(services[mode].url, route, seconds, connections)
+                samples[name][mode].append(result)
+                progress(
+                    f"per-request round {round_no + 1}/{rounds} {name:<9} {mode:<5} "
+                    f"{result.requests_per_s:8.1f} req/s"
+                )
+    reports = {name: _route_report(by_mode) for name, by_mode in samples.items()}
+    ours = reports["trivial"]["ours"]
+    return {
+        "baseline": BASELINE,
+        "load": {
+            "tool": "wrk (1 thread, separate process)",
+            "connections": connections,
+            "seconds_per_round": seconds,
+            "rounds": rounds,
+            "server": "uvicorn, 1 worker",
+            "sampling": "100%",
+        },
+        "routes": {
+            name: {"path": ROUTES[name].path, "modes": report} for name, report in reports.items()
+        },
+        "goals": {
+            "ours_keeps_80pct_of_bare_on_trivial": ours["ratio_to_bare"] >= 0.8,
+            "ours_2x_cheaper_than_stock_on_trivial": (ours["times_cheaper_than_stock"] or 0) >= 2,
+        },
+    }

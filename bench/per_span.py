@@ -1,0 +1,115 @@
+"""What each of our span processors costs per span, on top of the SDK's own span cost.
+
+The baseline is the SDK creating and ending the same server span with no
+processor of ours, measured in the same run. Variants run in alternating
+rounds and the median round counts, because this 2-core machine is noisy.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.trace import SpanKind
+
+from processors.grading import GradingProcessor
+from processors.slow_queries import SlowQueryProcessor
+
+__all__ = ["ATTRIBUTES", "measure", "off_thread"]
+
+BASELINE = "sdk"
+#: The attributes of a typical server span, as the FastAPI instrumentation sets them.
+ATTRIBUTES = {
+    "http.route": "/items/{item_id}",
+    "http.request.method": "GET",
+    "http.response.status_code": 200,
+    "otelpipe.category": "http",
+}
+#: Per-span goals: what all our processors may add, absolute and relative to the SDK.
+GOAL_ADDED_US, GOAL_ADDED_PCT = 2.0, 10.0
+
+
+def _variants(log_dir: Path) -> dict[str, Callable[[], list[SpanProcessor]]]:
+    return {
+        BASELINE: lambda: [],
+        "sdk+slow_queries": lambda: [SlowQueryProcessor(log_dir / "slow.jsonl")],
+        # The worker idle (drains hourly): what on_end alone costs the request thread.
+        "sdk+grading (worker idle)": lambda: [GradingProcessor(interval_s=3600)],
+        # The worker draining every second, as in a service: on this CPU-bound loop it
+        # competes for the interpreter, so this also counts part of its work.
+        "sdk+grading": lambda: [GradingProcessor()],
+        "sdk+both": lambda: [SlowQueryProcessor(log_dir / "slow2.jsonl"), GradingProcessor()],
+    }
+
+
+def _start_end(provider: TracerProvider, spans: int) -> float:
+    """Seconds to start and end ``spans`` server spans of ``provider``."""
+    tracer = provider.get_tracer("bench")
+    gc.collect()
+    started = time.perf_counter()
+    for _ in range(spans):
+        tracer.start_span("GET /items/{item_id}", kind=SpanKind.SERVER, attributes=ATTRIBUTES).end()
+    return time.perf_counter() - started
+
+
+def _round(processors: list[SpanProcessor], spans: int) -> float:
+    """µs per span through ``processors``."""
+    provider = TracerProvider()
+    for processor in processors:
+        provider.add_span_processor(processor)
+    elapsed = _start_end(provider, spans)
+    provider.shutdown()
+    return elapsed / spans * 1e6
+
+
+def measure(spans: int, rounds: int) -> dict[str, Any]:
+    """µs per span of every variant, with the SDK alone as the baseline."""
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = _variants(Path(tmp))
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(rounds):
+            for name, make in variants.items():
+                samples[name].append(_round(make(), spans))
+    baseline = statistics.median(samples[BASELINE])
+    result: dict[str, Any] = {}
+    for name, values in samples.items():
+        median = statistics.median(values)
+        result[name] = {
+            "us_per_span": round(median, 3),
+            "baseline_us_per_span": round(baseline, 3),
+            "spread_us": round(max(values) - min(values), 3),
+            "added_us": round(median - baseline, 3),
+            "added_pct_of_sdk": round(100 * (median - baseline) / baseline, 1),
+        }
+    both = result["sdk+both"]
+    return {
+        "baseline": BASELINE,
+        "spans_per_round": spans,
+        "rounds": rounds,
+        "variants": result,
+        "off_thread": off_thread(spans),
+        "goals": {
+            f"all_processors_add_at_most_{GOAL_ADDED_US:g}us": both["added_us"] <= GOAL_ADDED_US,
+            f"all_processors_add_at_most_{GOAL_ADDED_PCT:g}pct_of_sdk": both["added_pct_of_sdk"]
+            <= GOAL_ADDED_PCT,
+        },
+    }
+
+
+def off_thread(spans: int) -> dict[str, Any]:
+    """What the grading worker spends per span (not on the request thread)."""
+    processor = GradingProcessor(interval_s=3600, queue_size=spans)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    _start_end(provider, spans)
+    started = time.perf_counter()
+    processor.drain()
+    elapsed = time.perf_counter() - started
+    provider.shutdown()
+    return {"grading_worker_us_per_span": round(elapsed / spans * 1e6, 3)}

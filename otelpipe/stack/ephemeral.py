@@ -1,0 +1,61 @@
+"""A throw-away stack: its own state directory and free ports, stopped on exit.
+
+For whatever must not clash with a stack a developer already runs — the
+end-to-end tests and ``otelpipe bench``. Binaries come from the shared cache,
+so nothing is rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from otelpipe.stack.progress import Progress, quiet
+from otelpipe.stack.settings import PORT_DEFAULTS, StackSettings
+from otelpipe.stack.supervisor import down, up
+
+__all__ = ["ephemeral_stack", "free_port"]
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def ephemeral_stack(
+    home: Path, progress: Progress = quiet, extra_env: Mapping[str, str] | None = None
+) -> Iterator[StackSettings]:
+    """Start a stack under ``home`` on free ports; yield its settings; stop it on exit.
+
+    While it runs, ``os.environ`` holds its ``OTELPIPE_*`` variables (and
+    ``extra_env``, e.g. shorter collector flush intervals), so code that reads
+    :meth:`StackSettings.from_env` finds this stack; they are restored on exit.
+
+    Raises:
+        StackError, BuildError: as :func:`~otelpipe.stack.up`; what started is stopped.
+    """
+    env = {
+        "OTELPIPE_HOME": str(home),
+        "OTELPIPE_CACHE_DIR": str(StackSettings.from_env().cache_dir),
+        **(extra_env or {}),
+    }
+    env.update({f"OTELPIPE_{name.upper()}_PORT": str(free_port()) for name in PORT_DEFAULTS})
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    settings = StackSettings.from_env()
+    try:
+        up(settings, progress)
+        yield settings
+    finally:
+        down(settings, progress)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,65 @@
+"""``otelpipe bench`` in its tiny profile: every measurement runs and the report is whole.
+
+Performance is never asserted here, only that each figure is reported with its
+baseline beside it. The run starts its own throw-away stack: if a backend
+cannot start, the test fails.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.run import PROFILES, run
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    results = tmp_path_factory.mktemp("bench-results")
+    return run(PROFILES["tiny"], lambda _message: None, results), results
+
+
+def test_report_has_every_section_and_is_written(report: tuple[dict, Path]) -> None:
+    figures, results = report
+    assert {"machine", "per_request", "per_span", "pipeline", "memory"} <= figures.keys()
+    assert json.loads((results / "latest.json").read_text()) == json.loads(json.dumps(figures))
+    markdown = (results / "latest.md").read_text()
+    for heading in ("## Per request", "## Per span", "## Pipeline", "## Memory"):
+        assert heading in markdown
+    assert figures["machine"]["cores"] >= 1
+
+
+def test_per_request_figures_stand_beside_the_bare_baseline(report: tuple[dict, Path]) -> None:
+    routes = report[0]["per_request"]["routes"]
+    assert set(routes) == {"trivial", "realistic"}
+    for route in routes.values():
+        assert set(route["modes"]) == {"bare", "stock", "ours"}
+        for figures in route["modes"].values():
+            assert figures["requests_per_s"] > 0
+            assert figures["baseline_requests_per_s"] == route["modes"]["bare"]["requests_per_s"]
+            assert {
+                "ratio_to_bare",
+                "us_added_per_request",
+                "spread_requests_per_s",
+            } <= figures.keys()
+        assert "times_cheaper_than_stock" in route["modes"]["ours"]
+
+
+def test_per_span_pipeline_and_memory_have_baselines(report: tuple[dict, Path]) -> None:
+    figures = report[0]
+    variants = figures["per_span"]["variants"]
+    assert {"sdk", "sdk+slow_queries", "sdk+grading", "sdk+both"} <= variants.keys()
+    assert all("baseline_us_per_span" in v and "added_us" in v for v in variants.values())
+    pipeline = figures["pipeline"]
+    assert pipeline["baseline_spans_per_s"] > 0
+    step = pipeline["steps"][0]
+    assert step["jaeger_spans"] + step["jaeger_missing"] == step["spans"] > 0
+    soak, processors = figures["memory"]["soak"], figures["memory"]["processors"]
+    assert soak["baseline_rss_mb"] > 0 and soak["end_rss_mb"] > 0
+    assert "baseline_mb" in processors and processors["routes_tracked"] > 0
+    for section in ("per_request", "per_span", "pipeline"):
+        assert figures[section]["goals"], f"{section} states its goals"
