@@ -22,7 +22,11 @@ from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.metrics.view import (
+    DropAggregation,
+    ExplicitBucketHistogramAggregation,
+    View,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -57,7 +61,9 @@ DURATION_BUCKETS_S = (
 )
 
 #: Metric views: fixed buckets, and only low-cardinality attributes kept on the
-#: HTTP duration histograms (no server.address, url.scheme, protocol version).
+#: HTTP duration histograms (no server.address, url.scheme, protocol version);
+#: body-size histograms dropped — nothing reads them, and each is one more
+#: measurement per request.
 _VIEWS = (
     View(
         instrument_name="http.server.request.duration",
@@ -81,6 +87,7 @@ _VIEWS = (
         aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS_S),
     ),
     View(instrument_name="http.server.active_requests", attribute_keys={"http.request.method"}),
+    View(instrument_name="http.*.body.size", aggregation=DropAggregation()),
 )
 
 
