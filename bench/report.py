@@ -78,8 +78,9 @@ def _per_request(section: dict[str, Any]) -> list[str]:
 
 def _per_span(section: dict[str, Any]) -> list[str]:
     lines = [
-        f"## Per span (baseline: the SDK alone, {section['rounds']} alternating rounds of "
-        f"{section['spans_per_round']:,} spans)",
+        f"## Per span (baseline: the SDK with its batch export queue, {section['rounds']} "
+        f"alternating rounds of {section['spans_per_round']:,} spans; CPU time of the "
+        "calling thread)",
         "",
         "| variant | µs/span | SDK µs/span | added µs | added % of SDK | spread µs |",
         "|---|---|---|---|---|---|",

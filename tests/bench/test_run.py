@@ -52,7 +52,7 @@ def test_per_request_figures_stand_beside_the_bare_baseline(report: tuple[dict, 
 def test_per_span_pipeline_and_memory_have_baselines(report: tuple[dict, Path]) -> None:
     figures = report[0]
     variants = figures["per_span"]["variants"]
-    assert {"sdk", "sdk+slow_queries", "sdk+grading", "sdk+both"} <= variants.keys()
+    assert {"sdk+export", "sdk+export+slow_queries", "sdk+export+both"} <= variants.keys()
     assert all("baseline_us_per_span" in v and "added_us" in v for v in variants.values())
     pipeline = figures["pipeline"]
     assert pipeline["baseline_spans_per_s"] > 0
