@@ -139,19 +139,19 @@ def finished(span: ReadableSpan) -> Finished:
     # This runs on the request thread for every span, so it reads the SDK's
     # fields directly: the public properties build a mappingproxy over
     # BoundedAttributes, whose missing keys cost a raised-and-caught KeyError
-    # each. The public path remains the fallback for spans without attributes
-    # or an SDK that renames its fields.
+    # each, and status_code/trace_id are property calls (a SpanContext is a
+    # tuple, trace id first). The public path remains the fallback for an SDK
+    # that renames its fields.
     try:
-        context = span._context
         return (
             span._attributes._dict,  # type: ignore[union-attr]
             span._kind is _SERVER,
-            span._status.status_code is _ERROR,
+            span._status._status_code is _ERROR,
             span._start_time or 0,
             span._end_time or 0,
-            context.trace_id if context is not None else 0,
+            span._context[0],  # type: ignore[index]
         )
-    except AttributeError:
+    except (AttributeError, TypeError):
         context = span.context
         return (
             dict(span.attributes or {}),
