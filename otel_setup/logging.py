@@ -6,9 +6,9 @@ an OTel log record (exported over OTLP with the trace context attached).
 
 The chain is a list of small processors, each with one job::
 
-    merge_contextvars (request_id) → add_log_level → add_logger_name → TimeStamper
-      → AddService → add_trace_context → format_exc_info → TruncateStrings
-      → scrub_secrets → ExportToOTel → JSONRenderer
+    merge_contextvars (request_id) → add_log_level → add_logger_name
+      → PositionalArgumentsFormatter → TimeStamper → AddService → add_trace_context
+      → format_exc_info → TruncateStrings → scrub_secrets → ExportToOTel → JSONRenderer
 
 The SDK's own warnings (an unreachable collector, a full queue) pass through
 :class:`OncePerInterval`, so an outage costs one line a minute, not one per span.
@@ -216,6 +216,9 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        # ``log.info("login with password=%s", pw)``: the key is in the message, the
+        # secret in the arguments; only the formatted message shows them together.
+        structlog.stdlib.PositionalArgumentsFormatter(),
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         AddService(service),
         add_trace_context,
