@@ -32,7 +32,7 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 
-from processors.scrub import scrub_attributes
+from processors.scrub import scrub_value
 
 __all__ = [
     "AddService",
@@ -68,11 +68,15 @@ _RECORD_KEYS = frozenset({"event", "level", "timestamp", "trace_id", "span_id", 
 
 
 def scrub_secrets(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-    """Mask secrets in every field: whole values of sensitive keys, secrets inside text."""
-    scrubbed = scrub_attributes(event_dict)
-    if scrubbed is not None:
-        event_dict.clear()
-        event_dict.update(scrubbed)
+    """Mask secrets in every field: whole values of sensitive keys, secrets inside text,
+    inside nested fields (a dict of headers) and inside objects (an exception), which
+    become their scrubbed ``repr``. Fields starting with ``_`` are structlog's own
+    (the stdlib ``LogRecord``) and never rendered."""
+    for key, value in event_dict.items():
+        if not key.startswith("_"):
+            clean = scrub_value(key, value)
+            if clean is not value:
+                event_dict[key] = clean
     return event_dict
 
 

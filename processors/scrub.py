@@ -29,6 +29,7 @@ __all__ = [
     "sanitize_sql",
     "scrub_attributes",
     "scrub_text",
+    "scrub_value",
 ]
 
 REDACTED = "[REDACTED]"
@@ -112,14 +113,34 @@ def sanitize_sql(statement: str) -> str:
     return _IN_LIST.sub("IN (?)", _SQL_LITERALS.sub("?", statement))
 
 
-def _scrub_value(key: str, value: Any) -> Any:
+#: Levels of nesting :func:`scrub_value` goes into; anything deeper is masked as a whole.
+_MAX_DEPTH = 8
+
+
+def scrub_value(key: str, value: Any, depth: int = 0) -> Any:
+    """``value`` of ``key`` with its secrets masked.
+
+    Span attributes are strings, numbers and lists of them. A log field may be
+    anything: a dict of request headers, a list of pairs, an exception. So
+    mappings and sequences are scrubbed item by item (a mapping's keys count as
+    keys), at most :data:`_MAX_DEPTH` levels deep (cyclic data included), and
+    any other object becomes its ``repr`` — the text the JSON line shows —
+    scrubbed. Strings and numbers come back as they are when clean.
+    """
     if is_sensitive_key(key):
         return REDACTED
     if isinstance(value, str):
         return sanitize_sql(scrub_text(value)) if key in SQL_KEYS else scrub_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= _MAX_DEPTH:
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: scrub_value(str(k), v, depth + 1) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return type(value)(scrub_text(v) if isinstance(v, str) else v for v in value)
-    return value
+        items = [scrub_value(key, item, depth + 1) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    return scrub_text(repr(value))
 
 
 def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -132,7 +153,7 @@ def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | N
         return None
     scrubbed = None
     for key, value in attributes.items():
-        clean = _scrub_value(key, value)
+        clean = scrub_value(key, value)
         if clean is value or clean == value:
             continue
         if scrubbed is None:

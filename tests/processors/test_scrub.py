@@ -17,6 +17,7 @@ from processors.scrub import (
     sanitize_sql,
     scrub_attributes,
     scrub_text,
+    scrub_value,
 )
 
 
@@ -106,6 +107,49 @@ def test_scrub_attributes() -> None:
         "db.statement": "SELECT * FROM u WHERE pw = ?",
         "url.query": f"q=1&token={REDACTED}",
     }
+
+
+def test_scrub_value_goes_into_nested_fields() -> None:
+    # What a log field may hold: the request's headers, a list of pairs, a nested body.
+    headers = {
+        "authorization": "Bearer abc123def456",
+        "cookie": "session=s3ss10n",
+        "x-user": "ann@example.com",
+        "accept": "*/*",
+    }
+    body = {"user": {"name": "ann", "credentials": {"pin": "1234"}}, "items": [1, 2]}
+    assert scrub_value("headers", headers) == {
+        "authorization": REDACTED,
+        "cookie": REDACTED,
+        "x-user": "[email]",
+        "accept": "*/*",
+    }
+    assert scrub_value("pairs", [("cookie", "session=s3ss10n")]) == [
+        ("cookie", f"session={REDACTED}")
+    ]
+    assert scrub_value("body", body) == {
+        "user": {"name": "ann", "credentials": REDACTED},
+        "items": [1, 2],
+    }
+
+
+def test_scrub_value_turns_other_objects_into_their_scrubbed_repr() -> None:
+    error = PermissionError("no user ann@example.com with password=hunter2")
+    assert scrub_value("error", error) == (
+        f"PermissionError('no user [email] with password={REDACTED}')"
+    )
+    assert scrub_value("count", 3) == 3 and scrub_value("ok", None) is None
+
+
+def test_scrub_value_is_bounded_in_depth() -> None:
+    deep: dict = {}
+    node = deep
+    for _ in range(10_000):
+        node["next"] = node = {}
+    cycle: list = []
+    cycle.append(cycle)
+    assert "next" in scrub_value("deep", deep)
+    assert scrub_value("cycle", cycle) is not None  # no RecursionError
 
 
 def test_exporter_scrubs_attributes_exception_events_and_status() -> None:
