@@ -5,8 +5,9 @@ Three small, pure functions do the work, and everything else calls them:
 * :func:`is_sensitive_key` — a key whose value is always secret (``password``,
   ``authorization``, ``cookie``, ``api_key``, ``*_token``, …);
 * :func:`scrub_text` — masks secrets *inside* free text: bearer tokens, JWTs,
-  e-mail addresses, provider API keys (``sk_live_…``) and ``key=value`` pairs
-  whose key is sensitive (query strings, exception messages);
+  e-mail addresses, provider API keys (``sk_live_…``), ``key=value`` pairs
+  whose key is sensitive (query strings, exception messages), and the
+  statement's literals and the parameters SQLAlchemy quotes in its errors;
 * :func:`sanitize_sql` — replaces SQL literals (strings, numbers) by ``?``.
 
 >>> scrub_text("login failed for ann@example.com with password=hunter2")
@@ -48,7 +49,7 @@ _SAFE_KEYS = frozenset({"http.request.header.authorization.present", "otelpipe.a
 # re-split (the atomic group) — without these a long run of letters costs
 # O(n²) or worse. Lone surrogates (undecodable bytes smuggled into ``str``)
 # become U+FFFD: the OTLP encoder refuses them and would drop the whole batch.
-_TEXT_PATTERNS = re.compile(
+_SECRET_PATTERNS = (
     r"(?P<bearer>(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,})"
     r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,})"
     r"|(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
@@ -58,11 +59,22 @@ _TEXT_PATTERNS = re.compile(
     r"(?P<sep>[\"']?\s*[=:]\s*[\"']?)(?P<value>(?:(?i:bearer|basic)\s+)?[^\s&,;\"']+))"
     r"|(?P<surrogate>[\ud800-\udfff])"
 )
+#: The secrets inside a SQL statement quoted by an error, once its literals are gone.
+_SECRETS = re.compile(_SECRET_PATTERNS)
+_TEXT_PATTERNS = re.compile(
+    # SQLAlchemy's message for a failed statement quotes it, literals and all, up to
+    # the "]" that ends a line (possessive: a statement that never ends costs one
+    # pass), then its bound parameters on one line.
+    r"(?P<sql>\[SQL: (?P<statement>(?:[^\]]|\](?!\n|\Z))*+))"
+    r"|(?P<parameters>\[parameters: [^\n]*+)"
+    rf"|{_SECRET_PATTERNS}"
+)
 
 #: Something every match of :data:`_TEXT_PATTERNS` contains: ``@`` (e-mail), ``=`` or
-#: ``:`` (key=value), ``eyJ`` (JWT), ``_live_``/``_test_`` (API key), "bearer "/"basic ",
-#: a lone surrogate. Searching for it first is 10-100× cheaper than the full pattern on
-#: the clean text nearly every attribute holds (a 32-hex request id: 1 µs, not 100 µs).
+#: ``:`` (key=value, ``[SQL: …]``, ``[parameters: …]``), ``eyJ`` (JWT), ``_live_``/``_test_``
+#: (API key), "bearer "/"basic ", a lone surrogate. Searching for it first is 10-100×
+#: cheaper than the full pattern on the clean text nearly every attribute holds (a
+#: 32-hex request id: 1 µs, not 100 µs).
 _MAYBE_SECRET = re.compile(r"[@=:\ud800-\udfff]|eyJ|_(?:live|test)_|(?i:bearer|basic)\s")
 
 
@@ -72,6 +84,10 @@ def _mask(match: re.Match[str]) -> str:
         return f"{match.group('key')}{match.group('sep')}{REDACTED}"
     if kind == "bearer":
         return f"{match.group('bearer').split()[0]} {REDACTED}"
+    if kind == "sql":
+        return f"[SQL: {_SECRETS.sub(_mask, sanitize_sql(match.group('statement')))}"
+    if kind == "parameters":
+        return f"[parameters: {REDACTED}]"
     return {"jwt": "[jwt]", "email": "[email]", "apikey": "[api-key]", "surrogate": "\ufffd"}.get(
         kind or "", REDACTED
     )

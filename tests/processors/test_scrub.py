@@ -51,6 +51,9 @@ _SECRETISH = st.sampled_from(
         "pk_test_",
         "password",
         "a.b",
+        "[SQL: ",
+        "[parameters: ",
+        "]\n",
         "x",
         "\udcff",
     ]
@@ -61,6 +64,34 @@ _SECRETISH = st.sampled_from(
 def test_the_quick_pre_check_never_skips_a_secret(text: str) -> None:
     # scrub_text skips the full pattern when its pre-check finds nothing: same result.
     assert scrub_text(text) == _TEXT_PATTERNS.sub(_mask, text)
+
+
+#: SQLAlchemy's message for a failed statement: the statement, then its parameters.
+_SQLALCHEMY_ERROR = (
+    "(sqlite3.IntegrityError) UNIQUE constraint failed: users.email\n"
+    "[SQL: INSERT INTO users (email, pin) VALUES (?, ?)]\n"
+    "[parameters: ('ann@example.com', '4711')]\n"
+    "(Background on this error at: https://sqlalche.me/e/20/gkpj)"
+)
+
+
+def test_sqlalchemy_error_messages_lose_parameters_and_literals() -> None:
+    assert scrub_text(_SQLALCHEMY_ERROR) == (
+        "(sqlite3.IntegrityError) UNIQUE constraint failed: users.email\n"
+        "[SQL: INSERT INTO users (email, pin) VALUES (?, ?)]\n"
+        f"[parameters: {REDACTED}]\n"
+        "(Background on this error at: https://sqlalche.me/e/20/gkpj)"
+    )
+    literal = "(sqlite3.OperationalError) no such table: audit\n[SQL: INSERT INTO audit\n"
+    literal += "VALUES ('ann@example.com', 'hunter2', 42)]\n(Background on this error at: …)"
+    assert scrub_text(literal) == (
+        "(sqlite3.OperationalError) no such table: audit\n[SQL: INSERT INTO audit\n"
+        "VALUES (?, ?, ?)]\n(Background on this error at: …)"
+    )
+    # Not SQL, but quoted as such: the other secrets are still found in it.
+    assert scrub_text("[SQL: SET password=hunter2 FOR ann@example.com]") == (
+        f"[SQL: SET password={REDACTED} FOR [email]]"
+    )
 
 
 def test_scrub_text_leaves_ordinary_text_alone() -> None:
