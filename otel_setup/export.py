@@ -19,32 +19,41 @@ from processors.scrub import scrub_attributes, scrub_text
 __all__ = ["ScrubbingSpanExporter", "scrub_span"]
 
 
+def _scrub_event(event: Event) -> Event:
+    attributes = scrub_attributes(event.attributes)
+    name = scrub_text(event.name)
+    if attributes is None and name == event.name:
+        return event
+    return Event(name, event.attributes if attributes is None else attributes, event.timestamp)
+
+
 def scrub_span(span: ReadableSpan) -> ReadableSpan:
     """``span`` itself when it holds no secret, else a copy with secrets masked.
 
-    Looks at span attributes, event attributes (exception messages and
-    stack traces) and the status description.
+    Looks at the span's name (a name built from user data, such as the route
+    of a 404 for ``/users/ann@example.com``, becomes Jaeger's operation name and
+    the collector's ``span_name`` label), its attributes, its events' names and
+    attributes (exception messages and stack traces) and the status description.
     """
+    name = scrub_text(span.name)
     attributes = scrub_attributes(span.attributes)
-    events = [(event, scrub_attributes(event.attributes)) for event in span.events]
+    events = [_scrub_event(event) for event in span.events]
     description = span.status.description
     clean_description = scrub_text(description) if description else description
     if (
-        attributes is None
+        name == span.name
+        and attributes is None
         and description == clean_description
-        and all(scrubbed is None for _, scrubbed in events)
+        and all(clean is event for clean, event in zip(events, span.events, strict=True))
     ):
         return span
     return ReadableSpan(
-        name=span.name,
+        name=name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
         attributes=span.attributes if attributes is None else attributes,
-        events=[
-            event if scrubbed is None else Event(event.name, scrubbed, event.timestamp)
-            for event, scrubbed in events
-        ],
+        events=events,
         links=span.links,
         kind=span.kind,
         status=Status(span.status.status_code, clean_description),

@@ -199,6 +199,17 @@ def test_exporter_scrubs_attributes_exception_events_and_status() -> None:
     assert exported.events[0].attributes["exception.type"] == "ValueError"
 
 
+def test_exporter_scrubs_span_and_event_names() -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ScrubbingSpanExporter(memory)))
+    with provider.get_tracer("test").start_as_current_span("notify ann@example.com") as span:
+        span.add_event("reset link sent with token=tok_9f8e7d6c5b4a")
+    (exported,) = memory.get_finished_spans()
+    assert exported.name == "notify [email]"
+    assert exported.events[0].name == f"reset link sent with token={REDACTED}"
+
+
 def test_clean_span_is_passed_through_without_copy() -> None:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
