@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_setup.config import Settings
-from otel_setup.export import ScrubbingSpanExporter
+from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter
 from otel_setup.retry import RetryingExporter
 
 __all__ = ["DURATION_BUCKETS_S", "Providers", "build_providers", "build_resource"]
@@ -154,7 +154,7 @@ def build_providers(settings: Settings) -> Providers:
     """Create the three providers with OTLP exporters behind bounded batch queues."""
     resource = build_resource(settings)
     reader = PeriodicExportingMetricReader(
-        _otlp_exporter(settings, "metrics"),
+        ScrubbingMetricExporter(_otlp_exporter(settings, "metrics")),
         export_interval_millis=settings.metric_export_interval_ms,
     )
     # shutdown_on_exit=False: Telemetry.shutdown() does it, bounded in time, once.

@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_setup.export import ScrubbingSpanExporter, scrub_span
+from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter, scrub_span
 from processors.scrub import (
     _TEXT_PATTERNS,
     REDACTED,
@@ -218,3 +225,46 @@ def test_clean_span_is_passed_through_without_copy() -> None:
         span.set_attribute("http.route", "/items/{id}")
     (finished,) = memory.get_finished_spans()
     assert scrub_span(finished) is finished
+
+
+class _KeepMetrics(MetricExporter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.exported: list[MetricsData] = []
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **_: object
+    ) -> MetricExportResult:
+        self.exported.append(metrics_data)
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **_: object) -> None:
+        pass
+
+
+def test_metric_exporter_scrubs_data_point_attributes() -> None:
+    kept = _KeepMetrics()
+    reader = PeriodicExportingMetricReader(
+        ScrubbingMetricExporter(kept), export_interval_millis=3_600_000
+    )
+    provider = MeterProvider(metric_readers=[reader])
+    meter = provider.get_meter("test")
+    meter.create_counter("logins").add(1, {"user.email": "ann@example.com", "method": "pw"})
+    meter.create_histogram("latency").record(0.2, {"api_key": "sk_live_4eC39HqLyjWD"})
+    meter.create_counter("clean").add(1, {"route": "/items/{id}"})
+    provider.force_flush()
+    provider.shutdown()
+    points = {
+        metric.name: metric.data.data_points[0].attributes
+        for resource in kept.exported[0].resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    assert points == {
+        "logins": {"user.email": "[email]", "method": "pw"},
+        "latency": {"api_key": REDACTED},
+        "clean": {"route": "/items/{id}"},
+    }
