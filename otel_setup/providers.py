@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from otel_setup.config import Settings
 from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter
 from otel_setup.retry import RetryingExporter
+from processors.scrub import scrub_attributes
 
 __all__ = ["DURATION_BUCKETS_S", "Providers", "build_providers", "build_resource"]
 
@@ -85,7 +86,12 @@ _VIEWS = (
 
 
 def build_resource(settings: Settings) -> Resource:
-    """``service.*``, ``deployment.environment.name``, host and process attributes."""
+    """``service.*``, ``deployment.environment.name``, host and process attributes.
+
+    Scrubbed like span attributes, once: the resource goes out with every span,
+    metric and log record (Jaeger's process tags, a label on every Prometheus
+    series), so ``service.owner=ann@example.com`` there would reach every backend.
+    """
     attributes: dict[str, str | int] = {
         "service.name": settings.service_name,
         "deployment.environment.name": settings.environment,
@@ -97,7 +103,10 @@ def build_resource(settings: Settings) -> Resource:
     if settings.service_version:
         attributes["service.version"] = settings.service_version
     attributes.update(settings.resource_attributes)
-    return Resource.create(attributes)
+    # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES itself: scrub what it made.
+    resource = Resource.create(attributes)
+    scrubbed = scrub_attributes(resource.attributes)
+    return resource if scrubbed is None else Resource(scrubbed, resource.schema_url)
 
 
 def _otlp_exporter_classes(protocol: str) -> dict[str, type]:
