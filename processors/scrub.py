@@ -52,7 +52,8 @@ _SAFE_KEYS = frozenset({"http.request.header.authorization.present", "otelpipe.a
 _SECRET_PATTERNS = (
     r"(?P<bearer>(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,})"
     r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,})"
-    r"|(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
+    # "%40": the "@" of an address in a query string or path, percent-encoded.
+    r"|(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
     r"|(?P<apikey>\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{6,})"
     r"|(?P<pair>(?<![A-Za-z0-9_.-])"
     rf"(?P<key>(?>[A-Za-z0-9_.-]*(?i:{_SENSITIVE_WORDS})[A-Za-z0-9_.-]*+))"
@@ -70,12 +71,12 @@ _TEXT_PATTERNS = re.compile(
     rf"|{_SECRET_PATTERNS}"
 )
 
-#: Something every match of :data:`_TEXT_PATTERNS` contains: ``@`` (e-mail), ``=`` or
+#: Something every match of :data:`_TEXT_PATTERNS` contains: ``@`` or ``%40`` (e-mail), ``=`` or
 #: ``:`` (key=value, ``[SQL: …]``, ``[parameters: …]``), ``eyJ`` (JWT), ``_live_``/``_test_``
 #: (API key), "bearer "/"basic ", a lone surrogate. Searching for it first is 10-100×
 #: cheaper than the full pattern on the clean text nearly every attribute holds (a
 #: 32-hex request id: 1 µs, not 100 µs).
-_MAYBE_SECRET = re.compile(r"[@=:\ud800-\udfff]|eyJ|_(?:live|test)_|(?i:bearer|basic)\s")
+_MAYBE_SECRET = re.compile(r"[@=:\ud800-\udfff]|%40|eyJ|_(?:live|test)_|(?i:bearer|basic)\s")
 
 
 def _mask(match: re.Match[str]) -> str:

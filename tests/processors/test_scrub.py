@@ -34,6 +34,8 @@ from processors.scrub import (
         ("GET /login?user=ann&password=hunter2", "hunter2"),
         ("Authorization: Bearer eyJhbGciOi.abc123def", "eyJhbGciOi.abc123def"),
         ("failed for ann.lee@example.com", "ann.lee@example.com"),
+        ("/reset?email=ann.lee%40example.com&n=1", "ann.lee"),  # percent-encoded @
+        ("/users/ann.lee%40example.com/reset", "ann.lee"),
         ("token=tok_9f8e7d6c5b4a", "tok_9f8e7d6c5b4a"),
         ('{"api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}', "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
         ("session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJzdWIiOiIxIn0"),
@@ -58,6 +60,7 @@ _SECRETISH = st.sampled_from(
         "pk_test_",
         "password",
         "a.b",
+        "%40",
         "[SQL: ",
         "[parameters: ",
         "]\n",
