@@ -206,7 +206,7 @@ def _collector_masked(data: Any, blocked_keys: re.Pattern[str], owner: str = "")
 
 
 def _assert_scrubbed_before_export(data: Any, settings: stack.StackSettings, where: str) -> None:
-    masked = _collector_masked(data, _collector_blocked_keys(settings))
+    masked = sorted(set(_collector_masked(data, _collector_blocked_keys(settings))))
     assert not masked, f"secrets got past the SDK, the collector masked them in {where}:\n" + (
         "\n".join(masked[:10])
     )
@@ -246,6 +246,10 @@ def test_jaeger_holds_no_secret(stack_settings: stack.StackSettings, careless_ru
 
     requests = _requests(traces)
     assert len(requests) == TRACED_REQUESTS, requests
+    _assert_clean(text, careless_run.sentinels, "Jaeger")
+    _assert_scrubbed_before_export(traces, stack_settings, "Jaeger")
+
+    # Where the secrets were, the markers are.
     assert {"GET /login", "GET /reports/slow", "GET /register", "GET /audit", "GET /crash"} <= set(
         requests
     )
@@ -258,8 +262,6 @@ def test_jaeger_holds_no_secret(stack_settings: stack.StackSettings, careless_ru
     assert ("app.credentials", "[REDACTED]") in tags  # a key the collector lets through
     assert ("http.request.header.x_user_email", '["[email]"]') in tags
     assert "[parameters: [REDACTED]]" in text  # the failed insert's bound parameters
-    _assert_clean(text, careless_run.sentinels, "Jaeger")
-    _assert_scrubbed_before_export(traces, stack_settings, "Jaeger")
 
 
 # Prometheus --------------------------------------------------------------------------
@@ -296,13 +298,15 @@ def test_prometheus_holds_no_secret(stack_settings: stack.StackSettings, careles
         f"{values} label values scanned"
     )
 
+    assert ours
+    _assert_clean(text, careless_run.sentinels, "Prometheus")
+    _assert_scrubbed_before_export(ours, stack_settings, "Prometheus")
+
     labels_of = {s["__name__"]: s for s in ours}
     # The e-mail the service counted logins by, named a queue after, and gave as its owner.
     assert labels_of["careless_logins_total"]["user_email"] == "[email]"
     assert labels_of["otelpipe_queue_size"]["otelpipe_queue_name"] == "welcome-mails:[email]"
     assert all(s["service_owner"] == "[email]" for s in ours)
-    _assert_clean(text, careless_run.sentinels, "Prometheus")
-    _assert_scrubbed_before_export(ours, stack_settings, "Prometheus")
 
 
 # Log storage and every log file --------------------------------------------------------
@@ -346,13 +350,14 @@ def test_logs_hold_no_secret(stack_settings: stack.StackSettings, careless_run: 
         f"{len(stdout_lines)} stdout lines, {len(slow_queries)} slow queries of the run"
     )
 
-    assert not leaks, "\n".join(leaks)
     assert careless_run.service_log in files and careless_run.slow_query_log in files
+    assert not leaks, "\n".join(leaks)
+    _assert_scrubbed_before_export(records, stack_settings, "log storage")
+
     assert len(slow_queries) == 1 and "WHERE email = ? AND password = ?" in slow_queries[0]
     assert sum('"level": "info"' in line for line in stdout_lines) >= 5
     bodies = {r["body"].get("stringValue") for r in records}
     assert "login for [email] with password=[REDACTED]" in bodies  # a %s-formatted message
-    _assert_scrubbed_before_export(records, stack_settings, "log storage")
 
 
 # The backends' own storage, byte by byte ------------------------------------------------
