@@ -11,7 +11,8 @@ incremented with ``{"user.email": email}`` costs nothing extra per increment.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
@@ -24,6 +25,12 @@ from processors.scrub import scrub_attributes, scrub_text
 __all__ = ["ScrubbingMetricExporter", "ScrubbingSpanExporter", "scrub_metrics", "scrub_span"]
 
 T = TypeVar("T")
+
+
+def _scrub_each(items: Sequence[T], scrub: Callable[[T], T]) -> tuple[list[T], bool]:
+    """Each of ``items`` scrubbed, and whether they all came back as they were."""
+    scrubbed = [scrub(item) for item in items]
+    return scrubbed, all(map(operator.is_, scrubbed, items))
 
 
 def _scrub_event(event: Event) -> Event:
@@ -44,14 +51,14 @@ def scrub_span(span: ReadableSpan) -> ReadableSpan:
     """
     name = scrub_text(span.name)
     attributes = scrub_attributes(span.attributes)
-    events = [_scrub_event(event) for event in span.events]
+    events, same_events = _scrub_each(span.events, _scrub_event)
     description = span.status.description
     clean_description = scrub_text(description) if description else description
     if (
         name == span.name
         and attributes is None
         and description == clean_description
-        and all(clean is event for clean, event in zip(events, span.events, strict=True))
+        and same_events
     ):
         return span
     return ReadableSpan(
@@ -84,16 +91,6 @@ class ScrubbingSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._exporter.force_flush(timeout_millis)
-
-
-def _same(new: Sequence[Any], old: Sequence[Any]) -> bool:
-    return all(a is b for a, b in zip(new, old, strict=True))
-
-
-def _scrub_each(items: Sequence[T], scrub: Any) -> tuple[list[T], bool]:
-    """Each of ``items`` scrubbed, and whether they all came back as they were."""
-    scrubbed = [scrub(item) for item in items]
-    return scrubbed, _same(scrubbed, items)
 
 
 def _scrub_exemplar(exemplar: Any) -> Any:
