@@ -6,9 +6,9 @@ an OTel log record (exported over OTLP with the trace context attached).
 
 The chain is a list of small processors, each with one job::
 
-    merge_contextvars (request_id) → add_log_level → add_logger_name → TimeStamper
-      → AddService → add_trace_context → format_exc_info → TruncateStrings
-      → scrub_secrets → ExportToOTel → JSONRenderer
+    merge_contextvars (request_id) → add_log_level → add_logger_name
+      → PositionalArgumentsFormatter → TimeStamper → AddService → add_trace_context
+      → format_exc_info → TruncateStrings → scrub_secrets → ExportToOTel → JSONRenderer
 
 The SDK's own warnings (an unreachable collector, a full queue) pass through
 :class:`OncePerInterval`, so an outage costs one line a minute, not one per span.
@@ -32,7 +32,7 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 
-from processors.scrub import scrub_attributes
+from processors.scrub import scrub_value
 
 __all__ = [
     "AddService",
@@ -68,11 +68,15 @@ _RECORD_KEYS = frozenset({"event", "level", "timestamp", "trace_id", "span_id", 
 
 
 def scrub_secrets(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-    """Mask secrets in every field: whole values of sensitive keys, secrets inside text."""
-    scrubbed = scrub_attributes(event_dict)
-    if scrubbed is not None:
-        event_dict.clear()
-        event_dict.update(scrubbed)
+    """Mask secrets in every field: whole values of sensitive keys, secrets inside text,
+    inside nested fields (a dict of headers) and inside objects (an exception), which
+    become their scrubbed ``repr``. Fields starting with ``_`` are structlog's own
+    (the stdlib ``LogRecord``) and never rendered."""
+    for key, value in event_dict.items():
+        if not key.startswith("_"):
+            clean = scrub_value(key, value)
+            if clean is not value:
+                event_dict[key] = clean
     return event_dict
 
 
@@ -216,6 +220,9 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        # ``log.info("login with password=%s", pw)``: the key is in the message, the
+        # secret in the arguments; only the formatted message shows them together.
+        structlog.stdlib.PositionalArgumentsFormatter(),
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         AddService(service),
         add_trace_context,

@@ -32,8 +32,9 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_setup.config import Settings
-from otel_setup.export import ScrubbingSpanExporter
+from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter
 from otel_setup.retry import RetryingExporter
+from processors.scrub import scrub_attributes
 
 __all__ = ["DURATION_BUCKETS_S", "Providers", "build_providers", "build_resource"]
 
@@ -92,7 +93,12 @@ _VIEWS = (
 
 
 def build_resource(settings: Settings) -> Resource:
-    """``service.*``, ``deployment.environment.name``, host and process attributes."""
+    """``service.*``, ``deployment.environment.name``, host and process attributes.
+
+    Scrubbed like span attributes, once: the resource goes out with every span,
+    metric and log record (Jaeger's process tags, a label on every Prometheus
+    series), so ``service.owner=ann@example.com`` there would reach every backend.
+    """
     attributes: dict[str, str | int] = {
         "service.name": settings.service_name,
         "deployment.environment.name": settings.environment,
@@ -104,7 +110,10 @@ def build_resource(settings: Settings) -> Resource:
     if settings.service_version:
         attributes["service.version"] = settings.service_version
     attributes.update(settings.resource_attributes)
-    return Resource.create(attributes)
+    # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES itself: scrub what it made.
+    resource = Resource.create(attributes)
+    scrubbed = scrub_attributes(resource.attributes)
+    return resource if scrubbed is None else Resource(scrubbed, resource.schema_url)
 
 
 def _otlp_exporter_classes(protocol: str) -> dict[str, type]:
@@ -161,7 +170,7 @@ def build_providers(settings: Settings) -> Providers:
     """Create the three providers with OTLP exporters behind bounded batch queues."""
     resource = build_resource(settings)
     reader = PeriodicExportingMetricReader(
-        _otlp_exporter(settings, "metrics"),
+        ScrubbingMetricExporter(_otlp_exporter(settings, "metrics")),
         export_interval_millis=settings.metric_export_interval_ms,
     )
     # shutdown_on_exit=False: Telemetry.shutdown() does it, bounded in time, once.

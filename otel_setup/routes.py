@@ -3,7 +3,8 @@
 A 404 for ``/users/8412/orders`` must not create a new span name and metric
 series per id. :class:`UnmatchedRoutes` turns the path into a template —
 numbers become ``{id}``, UUIDs ``{uuid}``, long hex/base64-like segments
-``{token}`` — and keeps at most ``max_labels`` distinct templates; every
+``{token}``, segments holding a secret (an e-mail address, ``password=…``)
+``{secret}`` — and keeps at most ``max_labels`` distinct templates; every
 further one is reported as ``/{unmatched}``. Memory and label count stay
 bounded whatever paths clients send.
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import re
 import threading
+
+from processors.scrub import scrub_text
 
 __all__ = ["UNMATCHED", "UnmatchedRoutes"]
 
@@ -44,6 +47,8 @@ def _segment(segment: str) -> str:
             return template
     if len(segment) > _MAX_SEGMENT_LENGTH or not _PRINTABLE.fullmatch(segment):
         return "{segment}"
+    if scrub_text(segment) != segment:
+        return "{secret}"
     return segment
 
 

@@ -84,10 +84,16 @@ def service_env(settings: stack.StackSettings, service: str) -> dict[str, str]:
     }
 
 
-def _bind_options(server: str, host: str, port: int) -> list[str]:
+def _bind_options(server: str, host: str, port: int, access_log: bool) -> list[str]:
     if server == "gunicorn":
-        return ["--bind", f"{host}:{port}"]
-    return ["--host", host, "--port", str(port), "--no-access-log"]
+        return ["--bind", f"{host}:{port}", *(["--access-logfile", "-"] if access_log else [])]
+    return [
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--access-log" if access_log else "--no-access-log",
+    ]
 
 
 def start_service(
@@ -101,11 +107,14 @@ def start_service(
     server: Sequence[str] = ("uvicorn",),
     ready_timeout_s: float = 30.0,
     port_env: str | None = None,
+    access_log: bool = False,
 ) -> ServiceProcess:
     """Run ``app`` on ``port``, its JSON logs in ``<home>/logs/<service>.log``.
 
     ``server`` is the module to run and its own options: uvicorn by default,
     or e.g. ``("gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--preload")``.
+    The server's access log (a line per request, in the same JSON) is off
+    unless ``access_log``.
 
     Raises:
         stack.StackError: the port is taken (the message names ``port_env``, the
@@ -127,7 +136,7 @@ def start_service(
                 "-m",
                 *server,
                 app,
-                *_bind_options(server[0], settings.host, port),
+                *_bind_options(server[0], settings.host, port, access_log),
                 "--workers",
                 str(workers),
             ],

@@ -5,8 +5,9 @@ Three small, pure functions do the work, and everything else calls them:
 * :func:`is_sensitive_key` — a key whose value is always secret (``password``,
   ``authorization``, ``cookie``, ``api_key``, ``*_token``, …);
 * :func:`scrub_text` — masks secrets *inside* free text: bearer tokens, JWTs,
-  e-mail addresses, provider API keys (``sk_live_…``) and ``key=value`` pairs
-  whose key is sensitive (query strings, exception messages);
+  e-mail addresses, provider API keys (``sk_live_…``), ``key=value`` pairs
+  whose key is sensitive (query strings, exception messages), and the
+  statement's literals and the parameters SQLAlchemy quotes in its errors;
 * :func:`sanitize_sql` — replaces SQL literals (strings, numbers) by ``?``.
 
 >>> scrub_text("login failed for ann@example.com with password=hunter2")
@@ -29,6 +30,7 @@ __all__ = [
     "sanitize_sql",
     "scrub_attributes",
     "scrub_text",
+    "scrub_value",
 ]
 
 REDACTED = "[REDACTED]"
@@ -47,22 +49,34 @@ _SAFE_KEYS = frozenset({"http.request.header.authorization.present", "otelpipe.a
 # re-split (the atomic group) — without these a long run of letters costs
 # O(n²) or worse. Lone surrogates (undecodable bytes smuggled into ``str``)
 # become U+FFFD: the OTLP encoder refuses them and would drop the whole batch.
-_TEXT_PATTERNS = re.compile(
+_SECRET_PATTERNS = (
     r"(?P<bearer>(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,})"
     r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,})"
-    r"|(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
+    # "%40": the "@" of an address in a query string or path, percent-encoded.
+    r"|(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
     r"|(?P<apikey>\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{6,})"
     r"|(?P<pair>(?<![A-Za-z0-9_.-])"
     rf"(?P<key>(?>[A-Za-z0-9_.-]*(?i:{_SENSITIVE_WORDS})[A-Za-z0-9_.-]*+))"
     r"(?P<sep>[\"']?\s*[=:]\s*[\"']?)(?P<value>(?:(?i:bearer|basic)\s+)?[^\s&,;\"']+))"
     r"|(?P<surrogate>[\ud800-\udfff])"
 )
+#: The secrets inside a SQL statement quoted by an error, once its literals are gone.
+_SECRETS = re.compile(_SECRET_PATTERNS)
+_TEXT_PATTERNS = re.compile(
+    # SQLAlchemy's message for a failed statement quotes it, literals and all, up to
+    # the "]" that ends a line (possessive: a statement that never ends costs one
+    # pass), then its bound parameters on one line.
+    r"(?P<sql>\[SQL: (?P<statement>(?:[^\]]|\](?!\n|\Z))*+))"
+    r"|(?P<parameters>\[parameters: [^\n]*+)"
+    rf"|{_SECRET_PATTERNS}"
+)
 
-#: Something every match of :data:`_TEXT_PATTERNS` contains: ``@`` (e-mail), ``=`` or
-#: ``:`` (key=value), ``eyJ`` (JWT), ``_live_``/``_test_`` (API key), "bearer "/"basic ",
-#: a lone surrogate. Searching for it first is 10-100× cheaper than the full pattern on
-#: the clean text nearly every attribute holds (a 32-hex request id: 1 µs, not 100 µs).
-_MAYBE_SECRET = re.compile(r"[@=:\ud800-\udfff]|eyJ|_(?:live|test)_|(?i:bearer|basic)\s")
+#: Something every match of :data:`_TEXT_PATTERNS` contains: ``@`` or ``%40`` (e-mail), ``=`` or
+#: ``:`` (key=value, ``[SQL: …]``, ``[parameters: …]``), ``eyJ`` (JWT), ``_live_``/``_test_``
+#: (API key), "bearer "/"basic ", a lone surrogate. Searching for it first is 10-100×
+#: cheaper than the full pattern on the clean text nearly every attribute holds (a
+#: 32-hex request id: 1 µs, not 100 µs).
+_MAYBE_SECRET = re.compile(r"[@=:\ud800-\udfff]|%40|eyJ|_(?:live|test)_|(?i:bearer|basic)\s")
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -71,6 +85,10 @@ def _mask(match: re.Match[str]) -> str:
         return f"{match.group('key')}{match.group('sep')}{REDACTED}"
     if kind == "bearer":
         return f"{match.group('bearer').split()[0]} {REDACTED}"
+    if kind == "sql":
+        return f"[SQL: {_SECRETS.sub(_mask, sanitize_sql(match.group('statement')))}"
+    if kind == "parameters":
+        return f"[parameters: {REDACTED}]"
     return {"jwt": "[jwt]", "email": "[email]", "apikey": "[api-key]", "surrogate": "\ufffd"}.get(
         kind or "", REDACTED
     )
@@ -112,14 +130,34 @@ def sanitize_sql(statement: str) -> str:
     return _IN_LIST.sub("IN (?)", _SQL_LITERALS.sub("?", statement))
 
 
-def _scrub_value(key: str, value: Any) -> Any:
+#: Levels of nesting :func:`scrub_value` goes into; anything deeper is masked as a whole.
+_MAX_DEPTH = 8
+
+
+def scrub_value(key: str, value: Any, depth: int = 0) -> Any:
+    """``value`` of ``key`` with its secrets masked.
+
+    Span attributes are strings, numbers and lists of them. A log field may be
+    anything: a dict of request headers, a list of pairs, an exception. So
+    mappings and sequences are scrubbed item by item (a mapping's keys count as
+    keys), at most :data:`_MAX_DEPTH` levels deep (cyclic data included), and
+    any other object becomes its ``repr`` — the text the JSON line shows —
+    scrubbed. Strings and numbers come back as they are when clean.
+    """
     if is_sensitive_key(key):
         return REDACTED
     if isinstance(value, str):
         return sanitize_sql(scrub_text(value)) if key in SQL_KEYS else scrub_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= _MAX_DEPTH:
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: scrub_value(str(k), v, depth + 1) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return type(value)(scrub_text(v) if isinstance(v, str) else v for v in value)
-    return value
+        items = [scrub_value(key, item, depth + 1) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    return scrub_text(repr(value))
 
 
 def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -132,7 +170,7 @@ def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | N
         return None
     scrubbed = None
     for key, value in attributes.items():
-        clean = _scrub_value(key, value)
+        clean = scrub_value(key, value)
         if clean is value or clean == value:
             continue
         if scrubbed is None:

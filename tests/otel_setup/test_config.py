@@ -7,6 +7,7 @@ import re
 import pytest
 
 from otel_setup.config import ConfigError, Settings, exact_path_pattern
+from otel_setup.providers import build_resource
 
 
 def test_argument_beats_env_beats_default() -> None:
@@ -29,6 +30,19 @@ def test_resource_attributes_from_env_feed_version_and_environment() -> None:
         "prod",
     )
     assert settings.resource_attributes == {"team": "payments core"}
+
+
+def test_secrets_in_resource_attributes_are_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The resource goes out with every span, metric and log record: Jaeger's process
+    # tags, a label on every Prometheus series.
+    monkeypatch.setenv(
+        "OTEL_RESOURCE_ATTRIBUTES", "service.owner=ann@example.com,vault.token=s.1234,team=core"
+    )
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "orders")
+    attributes = build_resource(Settings.resolve()).attributes
+    assert attributes["service.owner"] == "[email]"
+    assert attributes["vault.token"] == "[REDACTED]"
+    assert (attributes["team"], attributes["service.name"]) == ("core", "orders")
 
 
 def test_missing_service_name_is_an_error() -> None:

@@ -68,6 +68,27 @@ def test_secrets_never_reach_the_log_line(lines: io.StringIO) -> None:
         assert secret not in text
 
 
+def test_positional_arguments_are_formatted_before_scrubbing(lines: io.StringIO) -> None:
+    # The key ("password=%s") is in the message, the secret in the arguments: scrubbed
+    # apart, neither half looks like a secret.
+    structlog.get_logger("auth").info("login for %s with password=%s", "ann", "hunter2")
+    (record,) = _records(lines)
+    assert record["event"] == "login for ann with password=[REDACTED]"
+    assert "hunter2" not in lines.getvalue()
+
+
+def test_nested_fields_and_objects_are_scrubbed(lines: io.StringIO) -> None:
+    headers = {"authorization": "Bearer abc123def456", "cookie": "session=s3ss10n"}
+    error = PermissionError("password=hunter2 rejected")
+    structlog.get_logger("auth").warning("denied", headers=headers, error=error)
+    text = lines.getvalue()
+    for secret in ("abc123def456", "s3ss10n", "hunter2"):
+        assert secret not in text
+    (first,) = _records(lines)
+    assert first["headers"] == {"authorization": "[REDACTED]", "cookie": "[REDACTED]"}
+    assert first["error"] == "PermissionError('password=[REDACTED] rejected')"
+
+
 def test_uvicorn_loggers_go_through_the_json_chain(lines: io.StringIO) -> None:
     logging.getLogger("uvicorn.error").info("Started server process")
     (record,) = _records(lines)

@@ -17,6 +17,14 @@ def test_ids_uuids_and_tokens_are_templated() -> None:
     assert routes("/") == "/"
 
 
+def test_segments_holding_a_secret_are_replaced() -> None:
+    # A route becomes a span name and a metric label: no e-mail or token may stay in it.
+    routes = UnmatchedRoutes()
+    assert routes("/users/ann@example.com/reset") == "/users/{secret}/reset"
+    assert routes("/login/password=hunter2") == "/login/{secret}"
+    assert routes("/search/q=shoes") == "/search/q=shoes"
+
+
 def test_non_printable_and_long_segments_are_replaced() -> None:
     routes = UnmatchedRoutes()
     assert routes("/a/\udcff\x00b") == "/a/{segment}"

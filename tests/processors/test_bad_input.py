@@ -34,8 +34,22 @@ from tests.processors.spans import span
         "x@" * 100_000,  # e-mail local parts without a domain
         "password" * 25_000,  # sensitive words without a separator
         "eyJ" * 70_000,
+        "x%40" * 50_000,  # percent-encoded at-signs
+        "a%40b." * 35_000,
+        "[SQL: " * 35_000,  # statements that never end
+        "[SQL: ]" * 30_000,
     ],
-    ids=["letters", "query", "at-signs", "words", "jwt-prefixes"],
+    ids=[
+        "letters",
+        "query",
+        "at-signs",
+        "words",
+        "jwt-prefixes",
+        "encoded-at-signs",
+        "encoded-addresses",
+        "sql",
+        "sql-ends",
+    ],
 )
 def test_scrubbing_takes_linear_time(text: str) -> None:
     # Before: quadratic-or-worse backtracking; 16 kB of letters took 49 s.

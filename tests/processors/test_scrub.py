@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_setup.export import ScrubbingSpanExporter, scrub_span
+from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter, scrub_span
 from processors.scrub import (
     _TEXT_PATTERNS,
     REDACTED,
@@ -17,6 +24,7 @@ from processors.scrub import (
     sanitize_sql,
     scrub_attributes,
     scrub_text,
+    scrub_value,
 )
 
 
@@ -26,6 +34,8 @@ from processors.scrub import (
         ("GET /login?user=ann&password=hunter2", "hunter2"),
         ("Authorization: Bearer eyJhbGciOi.abc123def", "eyJhbGciOi.abc123def"),
         ("failed for ann.lee@example.com", "ann.lee@example.com"),
+        ("/reset?email=ann.lee%40example.com&n=1", "ann.lee"),  # percent-encoded @
+        ("/users/ann.lee%40example.com/reset", "ann.lee"),
         ("token=tok_9f8e7d6c5b4a", "tok_9f8e7d6c5b4a"),
         ('{"api_key": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}', "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
         ("session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJzdWIiOiIxIn0"),
@@ -50,6 +60,10 @@ _SECRETISH = st.sampled_from(
         "pk_test_",
         "password",
         "a.b",
+        "%40",
+        "[SQL: ",
+        "[parameters: ",
+        "]\n",
         "x",
         "\udcff",
     ]
@@ -60,6 +74,34 @@ _SECRETISH = st.sampled_from(
 def test_the_quick_pre_check_never_skips_a_secret(text: str) -> None:
     # scrub_text skips the full pattern when its pre-check finds nothing: same result.
     assert scrub_text(text) == _TEXT_PATTERNS.sub(_mask, text)
+
+
+#: SQLAlchemy's message for a failed statement: the statement, then its parameters.
+_SQLALCHEMY_ERROR = (
+    "(sqlite3.IntegrityError) UNIQUE constraint failed: users.email\n"
+    "[SQL: INSERT INTO users (email, pin) VALUES (?, ?)]\n"
+    "[parameters: ('ann@example.com', '4711')]\n"
+    "(Background on this error at: https://sqlalche.me/e/20/gkpj)"
+)
+
+
+def test_sqlalchemy_error_messages_lose_parameters_and_literals() -> None:
+    assert scrub_text(_SQLALCHEMY_ERROR) == (
+        "(sqlite3.IntegrityError) UNIQUE constraint failed: users.email\n"
+        "[SQL: INSERT INTO users (email, pin) VALUES (?, ?)]\n"
+        f"[parameters: {REDACTED}]\n"
+        "(Background on this error at: https://sqlalche.me/e/20/gkpj)"
+    )
+    literal = "(sqlite3.OperationalError) no such table: audit\n[SQL: INSERT INTO audit\n"
+    literal += "VALUES ('ann@example.com', 'hunter2', 42)]\n(Background on this error at: …)"
+    assert scrub_text(literal) == (
+        "(sqlite3.OperationalError) no such table: audit\n[SQL: INSERT INTO audit\n"
+        "VALUES (?, ?, ?)]\n(Background on this error at: …)"
+    )
+    # Not SQL, but quoted as such: the other secrets are still found in it.
+    assert scrub_text("[SQL: SET password=hunter2 FOR ann@example.com]") == (
+        f"[SQL: SET password={REDACTED} FOR [email]]"
+    )
 
 
 def test_scrub_text_leaves_ordinary_text_alone() -> None:
@@ -108,6 +150,49 @@ def test_scrub_attributes() -> None:
     }
 
 
+def test_scrub_value_goes_into_nested_fields() -> None:
+    # What a log field may hold: the request's headers, a list of pairs, a nested body.
+    headers = {
+        "authorization": "Bearer abc123def456",
+        "cookie": "session=s3ss10n",
+        "x-user": "ann@example.com",
+        "accept": "*/*",
+    }
+    body = {"user": {"name": "ann", "credentials": {"pin": "1234"}}, "items": [1, 2]}
+    assert scrub_value("headers", headers) == {
+        "authorization": REDACTED,
+        "cookie": REDACTED,
+        "x-user": "[email]",
+        "accept": "*/*",
+    }
+    assert scrub_value("pairs", [("cookie", "session=s3ss10n")]) == [
+        ("cookie", f"session={REDACTED}")
+    ]
+    assert scrub_value("body", body) == {
+        "user": {"name": "ann", "credentials": REDACTED},
+        "items": [1, 2],
+    }
+
+
+def test_scrub_value_turns_other_objects_into_their_scrubbed_repr() -> None:
+    error = PermissionError("no user ann@example.com with password=hunter2")
+    assert scrub_value("error", error) == (
+        f"PermissionError('no user [email] with password={REDACTED}')"
+    )
+    assert scrub_value("count", 3) == 3 and scrub_value("ok", None) is None
+
+
+def test_scrub_value_is_bounded_in_depth() -> None:
+    deep: dict = {}
+    node = deep
+    for _ in range(10_000):
+        node["next"] = node = {}
+    cycle: list = []
+    cycle.append(cycle)
+    assert "next" in scrub_value("deep", deep)
+    assert scrub_value("cycle", cycle) is not None  # no RecursionError
+
+
 def test_exporter_scrubs_attributes_exception_events_and_status() -> None:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
@@ -124,6 +209,17 @@ def test_exporter_scrubs_attributes_exception_events_and_status() -> None:
     assert exported.events[0].attributes["exception.type"] == "ValueError"
 
 
+def test_exporter_scrubs_span_and_event_names() -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ScrubbingSpanExporter(memory)))
+    with provider.get_tracer("test").start_as_current_span("notify ann@example.com") as span:
+        span.add_event("reset link sent with token=tok_9f8e7d6c5b4a")
+    (exported,) = memory.get_finished_spans()
+    assert exported.name == "notify [email]"
+    assert exported.events[0].name == f"reset link sent with token={REDACTED}"
+
+
 def test_clean_span_is_passed_through_without_copy() -> None:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
@@ -132,3 +228,46 @@ def test_clean_span_is_passed_through_without_copy() -> None:
         span.set_attribute("http.route", "/items/{id}")
     (finished,) = memory.get_finished_spans()
     assert scrub_span(finished) is finished
+
+
+class _KeepMetrics(MetricExporter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.exported: list[MetricsData] = []
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **_: object
+    ) -> MetricExportResult:
+        self.exported.append(metrics_data)
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **_: object) -> None:
+        pass
+
+
+def test_metric_exporter_scrubs_data_point_attributes() -> None:
+    kept = _KeepMetrics()
+    reader = PeriodicExportingMetricReader(
+        ScrubbingMetricExporter(kept), export_interval_millis=3_600_000
+    )
+    provider = MeterProvider(metric_readers=[reader])
+    meter = provider.get_meter("test")
+    meter.create_counter("logins").add(1, {"user.email": "ann@example.com", "method": "pw"})
+    meter.create_histogram("latency").record(0.2, {"api_key": "sk_live_4eC39HqLyjWD"})
+    meter.create_counter("clean").add(1, {"route": "/items/{id}"})
+    provider.force_flush()
+    provider.shutdown()
+    points = {
+        metric.name: metric.data.data_points[0].attributes
+        for resource in kept.exported[0].resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    assert points == {
+        "logins": {"user.email": "[email]", "method": "pw"},
+        "latency": {"api_key": REDACTED},
+        "clean": {"route": "/items/{id}"},
+    }
