@@ -34,7 +34,8 @@ SERVICE = "bench-pipeline"
 def emit(
     endpoint: str, rate: float, seconds: float, run_id: str, spans_per_trace: int
 ) -> dict[str, Any]:
-    """Make ``rate`` spans/s for ``seconds``, in traces of ``spans_per_trace``; flush; count."""
+    """Make ``rate`` spans/s for ``seconds`` (fewer if the rate is out of reach), in traces
+    of ``spans_per_trace``; flush; count."""
     provider = TracerProvider(
         resource=Resource.create({"service.name": SERVICE, "otelpipe.run_id": run_id})
     )
@@ -47,14 +48,16 @@ def emit(
     total = int(rate * seconds)
     made = 0
     started = time.monotonic()
-    while made < total:
+    end = started + seconds
+    while made < total and time.monotonic() < end:
         due = min(total, int((time.monotonic() - started) * rate) + 1)
-        while made < due:
+        # Behind schedule (the rate is out of reach), catch up only until the end.
+        while made < due and time.monotonic() < end:
             with tracer.start_as_current_span("bench.request", attributes={"bench.seq": made}):
                 for child in range(min(spans_per_trace, total - made) - 1):
                     tracer.start_span("bench.step", attributes={"bench.step": child}).end()
             made += min(spans_per_trace, total - made)
-        time.sleep(max(0.0, started + made / rate - time.monotonic()))
+        time.sleep(max(0.0, min(end, started + made / rate) - time.monotonic()))
     elapsed = time.monotonic() - started
     provider.force_flush()
     provider.shutdown()
