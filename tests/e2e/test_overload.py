@@ -11,8 +11,8 @@ Python SDK cannot make that many in one process). Collector and service RSS
 are sampled every 0.5 s. Afterwards, without restarting anything, a small
 batch of spans must reach Jaeger.
 
-It runs on a stack of its own: the overload leaves a backlog (and a Jaeger of
-a gigabyte) that the session's stack should not inherit. Twice: with the
+It runs on a stack of its own: the overload leaves a backlog (and a Jaeger of two
+gigabytes) that the session's stack should not inherit. Twice: with the
 shipped memory_limiter (``limit_mib`` 512, soft limit 384) and with a limit
 this machine's overload crosses (256, soft 128), so that refusing data is
 exercised too.
