@@ -5,117 +5,72 @@
 
 Runs as its own process (the pipeline benchmark starts it once per step) and
 prints one JSON object: spans made, the rate reached, and what the SDK's own
-health metrics counted — spans dropped because the batch queue was full, and
-spans the OTLP exporter sent or failed to send. The export path is the one
-``setup_telemetry`` builds: batch processor of the same size, scrubbing
-exporter, retries, OTLP gRPC.
+health counts say — spans dropped because the batch queue was full, spans
+sent, spans whose export failed (each batch counted once, by its final
+outcome), spans still unsent at the end. The export path is the one
+``setup_telemetry`` builds (:func:`otel_setup.providers.build_span_processor`):
+batch processor of the same size, scrubbing exporter, retries, OTLP gRPC.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from typing import Any
 
-# Before the SDK is imported: the processor and exporter count into the meter below.
-os.environ["OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"] = "true"
-
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-    OTLPSpanExporter,
-)
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_setup.config import Settings
-from otel_setup.export import ScrubbingSpanExporter
-from otel_setup.providers import EXPORT_BATCH_SIZE
-from otel_setup.retry import RetryingExporter
+from otel_setup.health import Tally, TallyingMeterProvider, export_counts
+from otel_setup.providers import build_span_processor
 
 __all__ = ["SERVICE", "emit"]
 
 SERVICE = "bench-pipeline"
-_SDK_COUNTERS = ("otel.sdk.processor.span.processed", "otel.sdk.exporter.span.exported")
-
-
-def _sdk_counts(reader: InMemoryMetricReader) -> dict[str, int]:
-    """Sums of the SDK's span processor and exporter counters, by error type."""
-    counts: dict[str, int] = {}
-    data = reader.get_metrics_data()
-    for resource in data.resource_metrics if data else ():
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name not in _SDK_COUNTERS:
-                    continue
-                for point in metric.data.data_points:
-                    error = (point.attributes or {}).get("error.type")
-                    key = f"{metric.name.split('.')[2]}:{error or 'ok'}"
-                    counts[key] = counts.get(key, 0) + int(point.value)
-    return counts
 
 
 def emit(
     endpoint: str, rate: float, seconds: float, run_id: str, spans_per_trace: int
 ) -> dict[str, Any]:
-    """Make ``rate`` spans/s for ``seconds``, in traces of ``spans_per_trace``; flush; count."""
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
+    """Make ``rate`` spans/s for ``seconds`` (fewer if the rate is out of reach), in traces
+    of ``spans_per_trace``; flush; count."""
     provider = TracerProvider(
         resource=Resource.create({"service.name": SERVICE, "otelpipe.run_id": run_id})
     )
-    defaults = Settings(service_name=SERVICE)
-    exporter = RetryingExporter(
-        OTLPSpanExporter(endpoint=endpoint, insecure=True, meter_provider=meter_provider),
-        budget_s=defaults.export_retry_s,
-    )
+    # The counts stay in the process (nothing forwarded): read back below.
+    health = TallyingMeterProvider(Tally(), None)
     provider.add_span_processor(
-        BatchSpanProcessor(
-            ScrubbingSpanExporter(exporter),
-            max_queue_size=defaults.span_queue_size,
-            max_export_batch_size=EXPORT_BATCH_SIZE,
-            meter_provider=meter_provider,
-        )
+        build_span_processor(Settings(service_name=SERVICE, otlp_endpoint=endpoint), health)
     )
     tracer = provider.get_tracer("bench.emitter")
     total = int(rate * seconds)
     made = 0
     started = time.monotonic()
-    while made < total:
+    end = started + seconds
+    while made < total and time.monotonic() < end:
         due = min(total, int((time.monotonic() - started) * rate) + 1)
-        while made < due:
+        # Behind schedule (the rate is out of reach), catch up only until the end.
+        while made < due and time.monotonic() < end:
             with tracer.start_as_current_span("bench.request", attributes={"bench.seq": made}):
                 for child in range(min(spans_per_trace, total - made) - 1):
                     tracer.start_span("bench.step", attributes={"bench.step": child}).end()
             made += min(spans_per_trace, total - made)
-        time.sleep(max(0.0, started + made / rate - time.monotonic()))
+        time.sleep(max(0.0, min(end, started + made / rate) - time.monotonic()))
     elapsed = time.monotonic() - started
     provider.force_flush()
     provider.shutdown()
-    counts = _sdk_counts(reader)
-
-    def failed(stage: str) -> int:
-        return sum(n for key, n in counts.items() if key.startswith(stage) and key != f"{stage}ok")
-
+    counts = export_counts(health.tally, "traces")
     return {
         "spans": made,
         "traces": -(-made // spans_per_trace),
         "seconds": round(elapsed, 2),
         "spans_per_s": round(made / elapsed, 1),
-        "sdk_dropped": sum(
-            n
-            for key, n in counts.items()
-            if key.startswith("processor:") and not key.endswith(":ok")
-        ),
-        "sdk_exported": counts.get("exporter:ok", 0),
-        "sdk_export_failed": sum(
-            n
-            for key, n in counts.items()
-            if key.startswith("exporter:") and not key.endswith(":ok")
-        ),
+        "sdk_dropped": counts.dropped_queue_full,
+        "sdk_exported": counts.exported,
+        "sdk_export_failed": counts.failed,
+        "sdk_unsent": counts.unsent,
     }
 
 

@@ -4,8 +4,11 @@ Every exporter sits behind the SDK's bounded batch processors/readers, so the
 request path only appends to an in-memory queue; export runs on SDK threads.
 The SDK's own health metrics (``otel.sdk.processor.*.processed`` with
 ``error.type="queue_full"``, ``otel.sdk.exporter.*.exported`` with the
-export error) are switched on by handing it the meter provider: dropped
-telemetry is counted, not logged per item.
+export error) are switched on by handing the processors and exporters the
+meter provider, through a :class:`~otel_setup.health.TallyingMeterProvider`
+that keeps the counts in the process as well: dropped telemetry is counted,
+not logged per item, and the counts can be read even when the collector is
+unreachable (see :mod:`otel_setup.health`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -33,10 +37,17 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_setup.config import Settings
 from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter
+from otel_setup.health import ExportOutcomes, Tally, TallyingMeterProvider
 from otel_setup.retry import RetryingExporter
 from processors.scrub import scrub_attributes
 
-__all__ = ["DURATION_BUCKETS_S", "Providers", "build_providers", "build_resource"]
+__all__ = [
+    "DURATION_BUCKETS_S",
+    "Providers",
+    "build_providers",
+    "build_resource",
+    "build_span_processor",
+]
 
 #: Items per export; the bounded queues themselves (``span_queue_size``,
 #: ``log_queue_size``) drop and count new items when full instead of blocking.
@@ -138,25 +149,65 @@ def _otlp_exporter(settings: Settings, signal: str, **options: Any) -> Any:
     return exporter_class(endpoint=f"{base}/v1/{signal}", headers=headers, **options)
 
 
+_HEALTH_VARIABLE = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
+
+
+def _health_metrics_wanted() -> bool:
+    """Whether the SDK's health metrics go to the collector: yes, unless the user set
+    ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` to something other than true."""
+    raw = os.environ.get(_HEALTH_VARIABLE)
+    return raw is None or raw.strip().lower() == "true"
+
+
 @contextlib.contextmanager
 def _sdk_health_metrics() -> Iterator[None]:
     """Switch the SDK's own health metrics on for what is built inside the block.
 
     The SDK reads ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` when each
-    component is constructed. We want it for the batch processors and
-    exporters (dropped and failed telemetry, counted per batch) but not for
-    tracers, which would count every span on the request thread. A value the
-    user set is left alone.
+    component is constructed. We want it for the batch processors (dropped
+    telemetry, queue length) but not for tracers, which would count every span
+    on the request thread. The processors always count into the process's
+    :class:`~otel_setup.health.Tally`; whether the counts also go to the
+    collector is :func:`_health_metrics_wanted`.
     """
-    variable = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
-    if variable in os.environ:
-        yield
-        return
-    os.environ[variable] = "true"
+    saved = os.environ.get(_HEALTH_VARIABLE)
+    os.environ[_HEALTH_VARIABLE] = "true"
     try:
         yield
     finally:
-        del os.environ[variable]
+        if saved is None:
+            del os.environ[_HEALTH_VARIABLE]
+        else:
+            os.environ[_HEALTH_VARIABLE] = saved
+
+
+def _retrying_exporter(
+    settings: Settings, signal: str, health: TallyingMeterProvider
+) -> RetryingExporter[Any]:
+    """The OTLP exporter of ``signal`` behind retries, its outcomes counted once per batch.
+
+    The exporter's own counters would count every retry of a batch as a failed
+    export; they are switched off (a no-op meter provider) and
+    :class:`~otel_setup.health.ExportOutcomes` counts instead, under the same names.
+    """
+    transport = "grpc" if settings.otlp_protocol == "grpc" else "http"
+    item = "span" if signal == "traces" else "log"
+    return RetryingExporter(
+        _otlp_exporter(settings, signal, meter_provider=NoOpMeterProvider()),
+        budget_s=settings.export_retry_s,
+        outcomes=ExportOutcomes(health, signal, f"otlp_{transport}_{item}_exporter"),  # type: ignore[arg-type]
+    )
+
+
+def build_span_processor(settings: Settings, health: TallyingMeterProvider) -> BatchSpanProcessor:
+    """The span export path: bounded batch queue → scrubbing → retries → OTLP."""
+    with _sdk_health_metrics():
+        return BatchSpanProcessor(
+            ScrubbingSpanExporter(_retrying_exporter(settings, "traces", health)),
+            max_queue_size=settings.span_queue_size,
+            max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.span_queue_size),
+            meter_provider=health,
+        )
 
 
 @dataclass(frozen=True)
@@ -164,6 +215,9 @@ class Providers:
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
     logger_provider: LoggerProvider
+    #: The health counts of the span and log export paths, kept in the process
+    #: (:func:`otel_setup.health.export_counts` reads them).
+    tally: Tally | None = None
 
 
 def build_providers(settings: Settings) -> Providers:
@@ -177,27 +231,16 @@ def build_providers(settings: Settings) -> Providers:
     meter_provider = MeterProvider(
         resource=resource, metric_readers=[reader], views=_VIEWS, shutdown_on_exit=False
     )
+    # The span and log export paths report their health through the meter
+    # provider, and into a tally of their own.
+    health = TallyingMeterProvider(Tally(), meter_provider if _health_metrics_wanted() else None)
+    span_processor = build_span_processor(settings, health)
     with _sdk_health_metrics():
-        # The trace and log exporters report their own health through the meter provider.
-        span_exporter = RetryingExporter(
-            _otlp_exporter(settings, "traces", meter_provider=meter_provider),
-            budget_s=settings.export_retry_s,
-        )
-        log_exporter = RetryingExporter(
-            _otlp_exporter(settings, "logs", meter_provider=meter_provider),
-            budget_s=settings.export_retry_s,
-        )
-        span_processor = BatchSpanProcessor(
-            ScrubbingSpanExporter(span_exporter),
-            max_queue_size=settings.span_queue_size,
-            max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.span_queue_size),
-            meter_provider=meter_provider,
-        )
         log_processor = BatchLogRecordProcessor(
-            log_exporter,
+            _retrying_exporter(settings, "logs", health),
             max_queue_size=settings.log_queue_size,
             max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.log_queue_size),
-            meter_provider=meter_provider,
+            meter_provider=health,
         )
 
     # A client controls headers, query strings and paths: without a length
@@ -218,4 +261,4 @@ def build_providers(settings: Settings) -> Providers:
         shutdown_on_exit=False,
     )
     logger_provider.add_log_record_processor(log_processor)
-    return Providers(tracer_provider, meter_provider, logger_provider)
+    return Providers(tracer_provider, meter_provider, logger_provider, health.tally)

@@ -9,6 +9,11 @@ an outage outlasts the queue, the SDK drops the *oldest* items first and
 counts them (``otel_sdk_processor_span_processed_total{error_type="queue_full"}``).
 
 Shutdown interrupts the wait at once: a dead collector never holds up exit.
+
+With :class:`~otel_setup.health.ExportOutcomes` each batch is counted once, by
+how it finally ended: retried through an outage and then delivered, it is one
+success — not one failure per attempt, as the exporter's own counters would
+have it (those are switched off behind this class).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
+
+from otel_setup.health import EXPORT_FAILED, SHUTDOWN, ExportOutcomes
 
 __all__ = ["RetryingExporter"]
 
@@ -49,8 +56,10 @@ class RetryingExporter(Generic[Result]):
         first_backoff_s: float = 0.5,
         max_backoff_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        outcomes: ExportOutcomes | None = None,
     ) -> None:
         self._exporter = exporter
+        self._outcomes = outcomes
         self._budget_s = budget_s
         self._first_backoff_s = first_backoff_s
         self._max_backoff_s = max_backoff_s
@@ -58,14 +67,28 @@ class RetryingExporter(Generic[Result]):
         self._stopping = threading.Event()
 
     def export(self, batch: Sequence[Any]) -> Result:
+        if self._outcomes is None:
+            return self._retry(batch)[0]
+        self._outcomes.started(len(batch))
+        error_type: str | None = EXPORT_FAILED
+        try:
+            result, error_type = self._retry(batch)
+        finally:  # an exception counts as a failure too
+            self._outcomes.finished(len(batch), error_type)
+        return result
+
+    def _retry(self, batch: Sequence[Any]) -> tuple[Result, str | None]:
+        """The last result, and the ``error.type`` it counts under (None: success)."""
         deadline = self._clock() + self._budget_s
         backoff = self._first_backoff_s
         while True:
             result = self._exporter.export(batch)
-            if _succeeded(result) or self._clock() + backoff > deadline:
-                return result
+            if _succeeded(result):
+                return result, None
+            if self._clock() + backoff > deadline:
+                return result, EXPORT_FAILED
             if self._stopping.wait(backoff):  # shutdown: give up now, never hang the exit
-                return result
+                return result, SHUTDOWN
             backoff = min(backoff * 2, self._max_backoff_s)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:

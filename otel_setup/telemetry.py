@@ -9,11 +9,13 @@ import threading
 import time
 from typing import Unpack
 
+import structlog
 from fastapi import FastAPI
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
 
 from otel_setup.config import Settings, SettingsOptions
+from otel_setup.health import ExportCounts, export_counts
 from otel_setup.instrument import instrument_libraries, uninstrument_libraries
 from otel_setup.instrument.fastapi import instrument_fastapi, uninstrument_fastapi
 from otel_setup.logging import ExportToOTel, configure_logging
@@ -23,6 +25,7 @@ from otel_setup.providers import Providers, build_providers
 __all__ = ["Telemetry", "setup_telemetry"]
 
 _log = logging.getLogger(__name__)
+_events = structlog.get_logger(__name__)
 
 
 class Telemetry:
@@ -85,18 +88,49 @@ class Telemetry:
         if self._app is not None:
             uninstrument_fastapi(self._app)
         uninstrument_libraries()
-        if worker.is_alive():
+        flushed = not worker.is_alive()
+        if not flushed:
             _log.warning(
                 "telemetry shutdown gave up after %.1fs; unsent data is dropped",
                 time.monotonic() - started,
             )
-            return False
-        return True
+        self._log_export_counts()
+        return flushed
+
+    def export_counts(self) -> dict[str, ExportCounts]:
+        """What became of the spans and log records so far: exported, failed, dropped
+        because a queue was full, still unsent. Read in the process, so it is true
+        even while the collector is unreachable (the same counts go to Prometheus as
+        ``otel_sdk_*`` when it is not)."""
+        tally = self.providers.tally
+        if tally is None:
+            return {}
+        return {
+            "spans": export_counts(tally, "traces"),
+            "log_records": export_counts(tally, "logs"),
+        }
+
+    def _log_export_counts(self) -> None:
+        """One line at shutdown: a warning naming what was lost, if anything was."""
+        counts = self.export_counts()
+        if not counts:
+            return
+        fields = {
+            f"{signal}_{name}": value
+            for signal, numbers in counts.items()
+            for name, value in vars(numbers).items()
+        }
+        if any(numbers.lost for numbers in counts.values()):
+            _events.warning("telemetry lost", **fields)
+        else:
+            _events.info("telemetry delivered", **fields)
 
     def _shutdown_providers(self) -> None:
+        # Metrics last: their final export then carries the health counts of
+        # the span and log flushes before it.
         self.providers.tracer_provider.shutdown()
-        self.providers.meter_provider.shutdown()
         self.providers.logger_provider.shutdown()
+        self.providers.meter_provider.shutdown()
 
 
 def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOptions]) -> Telemetry:

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
+from apps.load import LoadPlan, parse_endpoint, percentile, run_load
+from bench.proc import rss_mb
 from otelpipe.stack.ephemeral import free_port
 
-__all__ = ["black_hole", "eventually", "free_port"]
+__all__ = [
+    "Load",
+    "RssPeaks",
+    "black_hole",
+    "eventually",
+    "free_port",
+    "open_loop",
+    "service_log",
+]
 
 T = TypeVar("T")
 
@@ -50,3 +64,79 @@ def eventually(probe: Callable[[], T], *, timeout_s: float = 60.0, what: str) ->
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: nothing after {timeout_s:.0f}s")
         time.sleep(1.0)
+
+
+class RssPeaks(threading.Thread):
+    """Samples the resident memory of some processes every ``every_s``; keeps each peak."""
+
+    def __init__(self, pids: dict[str, int], every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pids = dict(pids)
+        self.every_s = every_s
+        self.peak_mb: dict[str, float] = dict.fromkeys(pids, 0.0)
+        self.samples: dict[str, list[float]] = {name: [] for name in pids}
+        self._stop_event = threading.Event()
+
+    def sample(self) -> None:
+        for name, pid in self.pids.items():
+            try:
+                mb = rss_mb(pid)
+            except (OSError, RuntimeError):  # gone (or a zombie): nothing to add
+                continue
+            self.samples[name].append(mb)
+            self.peak_mb[name] = max(self.peak_mb[name], mb)
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.every_s)
+
+    def stop(self) -> dict[str, float]:
+        self._stop_event.set()
+        self.join(5)
+        return self.peak_mb
+
+    def __enter__(self) -> RssPeaks:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Load:
+    """What an open-loop run of ``GET /items/{id}`` measured."""
+
+    statuses: list[int]
+    latencies_s: list[float]
+    max_start_lag_s: float
+
+    @property
+    def answered(self) -> int:
+        return sum(1 for status in self.statuses if status == 200)
+
+    def percentile_ms(self, p: float) -> float:
+        return percentile(sorted(self.latencies_s), p) * 1000
+
+
+def open_loop(url: str, rate: float, seconds: float, path: str = "/items/{id}") -> Load:
+    """``rate`` requests/s for ``seconds`` through the load engine (latency from each
+    request's scheduled start, so a stall cannot hide by slowing the load down)."""
+    plan = LoadPlan(
+        base_url=url,
+        endpoints=(parse_endpoint(path),),
+        duration_s=seconds,
+        rate=rate,
+        concurrency=32,
+        timeout_s=10,
+    )
+    result = asyncio.run(run_load(plan))
+    (samples,) = result.samples.values()
+    statuses = [s for s, n in samples.statuses.items() for _ in range(n)]
+    return Load(statuses, samples.latencies, result.max_start_lag_s)
+
+
+def service_log(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines a demo service wrote (``ServiceProcess.log``)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
