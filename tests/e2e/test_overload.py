@@ -14,8 +14,9 @@ batch of spans must reach Jaeger.
 It runs on a stack of its own: the overload leaves a backlog (and a Jaeger of two
 gigabytes) that the session's stack should not inherit. Twice: with the
 shipped memory_limiter (``limit_mib`` 512, soft limit 384) and with a limit
-this machine's overload crosses (256, soft 128), so that refusing data is
-exercised too.
+this machine's overload always crosses (192, soft 64), so that refusing data
+is exercised too. (With 256, soft 128, it refused 0-44 % depending on the CPU
+the collector got: not a reliable test.)
 """
 
 from __future__ import annotations
@@ -97,7 +98,10 @@ def _collector_counts(settings: stack.StackSettings) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("limit_mib", [512, 256])
+SHIPPED_LIMIT_MIB = 512
+
+
+@pytest.mark.parametrize("limit_mib", [SHIPPED_LIMIT_MIB, 192])
 def test_ten_times_the_sustainable_rate_holds_memory_and_recovers(
     tmp_path: Path, limit_mib: int
 ) -> None:
@@ -170,5 +174,5 @@ def test_ten_times_the_sustainable_rate_holds_memory_and_recovers(
     # ...and refused (the service's refused attempts were retried: counted there as
     # delivered or dropped, here as refused, so the collector's count may be higher).
     assert collector["receiver_refused_spans"] >= sum(flooded["refused"].values())
-    if limit_mib == 256:
+    if limit_mib < SHIPPED_LIMIT_MIB:
         assert collector["receiver_refused_spans"] > 0, "the memory_limiter never refused data"
