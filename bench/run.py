@@ -72,7 +72,8 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
         tempfile.TemporaryDirectory(prefix="otelpipe-bench-") as home,
         ephemeral_stack(Path(home), progress, _STACK_ENV) as settings,
     ):
-        with per_request.gateways(settings, uuid.uuid4().hex[:12]) as gateways:
+        run_id = uuid.uuid4().hex[:12]
+        with per_request.gateways(settings, run_id) as gateways:
             out["per_request"] = per_request.measure(
                 gateways,
                 rounds=profile.rounds,
@@ -80,6 +81,16 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
                 connections=profile.connections,
                 progress=progress,
             )
+        # Before the soak, with no gateway running: the pipeline steps count what
+        # Jaeger stores, and a soak's backlog still draining (or an idle gateway's
+        # background job) would count too.
+        out["pipeline"] = pipeline.measure(
+            settings,
+            rates=list(profile.pipeline_rates),
+            seconds=profile.pipeline_seconds,
+            progress=progress,
+        )
+        with per_request.gateways(settings, run_id) as gateways:
             soak = memory.soak(
                 gateways["ours"],
                 gateways["bare"],
@@ -89,12 +100,6 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
                 connections=profile.connections,
                 progress=progress,
             )
-        out["pipeline"] = pipeline.measure(
-            settings,
-            rates=list(profile.pipeline_rates),
-            seconds=profile.pipeline_seconds,
-            progress=progress,
-        )
     progress(f"per-span cost: {profile.span_rounds} rounds x {profile.spans_per_round} spans")
     out["per_span"] = per_span.measure(profile.spans_per_round, profile.span_rounds)
     progress(f"processor memory: {profile.memory_spans} spans over {profile.memory_routes} routes")
