@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from apps.load import LoadPlan, parse_endpoint, percentile, run_load
 from bench.proc import rss_mb
@@ -23,6 +24,7 @@ __all__ = [
     "Load",
     "RssPeaks",
     "black_hole",
+    "counts_by_error_type",
     "eventually",
     "free_port",
     "open_loop",
@@ -140,3 +142,16 @@ def open_loop(url: str, rate: float, seconds: float, path: str = "/items/{id}") 
 def service_log(path: Path) -> list[dict[str, Any]]:
     """The JSON lines a demo service wrote (``ServiceProcess.log``)."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def counts_by_error_type(reader: InMemoryMetricReader, name: str) -> dict[str | None, int]:
+    """The points of counter ``name`` in ``reader`` by ``error.type`` (``None``: no error)."""
+    data = reader.get_metrics_data()
+    return {
+        (point.attributes or {}).get("error.type"): point.value
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    }

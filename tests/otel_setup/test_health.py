@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
 from otel_setup import setup_telemetry
 from otel_setup.health import ExportCounts, Tally, TallyingMeterProvider, export_counts
+from tests.support import counts_by_error_type
 
 
 class _Stuck:
@@ -34,18 +35,6 @@ class _Stuck:
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
-
-
-def _sums(reader: InMemoryMetricReader, name: str) -> dict[str | None, int]:
-    data = reader.get_metrics_data()
-    return {
-        (point.attributes or {}).get("error.type"): point.value
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    }
 
 
 @pytest.mark.parametrize("forward", [True, False])
@@ -73,7 +62,10 @@ def test_drops_and_queue_length_are_tallied_and_forwarded(
         assert health.tally.observe("otel.sdk.processor.span.queue.size") == 10
         assert (counts.dropped_queue_full, counts.exported, counts.failed) == (20, 0, 0)
         if forward:
-            assert _sums(reader, "otel.sdk.processor.span.processed") == {None: 4, "queue_full": 20}
+            assert counts_by_error_type(reader, "otel.sdk.processor.span.processed") == {
+                None: 4,
+                "queue_full": 20,
+            }
     finally:
         stuck.release.set()
         processor.shutdown()

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_setup.health import ExportOutcomes
 from otel_setup.retry import RetryingExporter
+from tests.support import counts_by_error_type
 
 SUCCESS, FAILURE = SpanExportResult.SUCCESS, SpanExportResult.FAILURE
 
@@ -94,19 +95,6 @@ def _outcomes() -> tuple[ExportOutcomes, InMemoryMetricReader]:
     return ExportOutcomes(MeterProvider([reader]), "traces", "test_span_exporter"), reader
 
 
-def _exported(reader: InMemoryMetricReader) -> dict[str | None, int]:
-    """otel.sdk.exporter.span.exported by error.type (None: delivered)."""
-    data = reader.get_metrics_data()
-    return {
-        (point.attributes or {}).get("error.type"): point.value
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == "otel.sdk.exporter.span.exported"
-        for point in metric.data.data_points
-    }
-
-
 def test_a_batch_retried_through_an_outage_counts_once_as_exported() -> None:
     """Counted per attempt, a 4-attempt outage would report 8 spans failed and 2 sent."""
     outcomes, reader = _outcomes()
@@ -114,7 +102,7 @@ def test_a_batch_retried_through_an_outage_counts_once_as_exported() -> None:
         _Collector(down_for=4), budget_s=5, first_backoff_s=0.01, outcomes=outcomes
     )
     assert exporter.export(["a", "b"]) == SUCCESS
-    assert _exported(reader) == {None: 2}
+    assert counts_by_error_type(reader, "otel.sdk.exporter.span.exported") == {None: 2}
 
 
 def test_a_batch_given_up_counts_once_as_failed() -> None:
@@ -123,7 +111,7 @@ def test_a_batch_given_up_counts_once_as_failed() -> None:
         _Collector(down_for=1_000), budget_s=0.1, first_backoff_s=0.01, outcomes=outcomes
     )
     assert exporter.export(["a", "b", "c"]) == FAILURE
-    assert _exported(reader) == {"export_failed": 3}
+    assert counts_by_error_type(reader, "otel.sdk.exporter.span.exported") == {"export_failed": 3}
 
 
 def test_a_batch_abandoned_at_shutdown_counts_as_shutdown() -> None:
@@ -136,4 +124,4 @@ def test_a_batch_abandoned_at_shutdown_counts_as_shutdown() -> None:
     time.sleep(0.1)
     exporter.shutdown()
     worker.join(2)
-    assert _exported(reader) == {"shutdown": 1}
+    assert counts_by_error_type(reader, "otel.sdk.exporter.span.exported") == {"shutdown": 1}
