@@ -37,6 +37,7 @@ _COMPRESSION = tuple(
 #: The gRPC exporters know only gzip; unset means no compression.
 _COMPRESSIONS = {"grpc": ("gzip",), "http/protobuf": ("gzip", "deflate", "none")}
 _CHOICES = {
+    "OTEL_METRICS_EXEMPLAR_FILTER": ("always_off", "always_on", "trace_based"),
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": ("cumulative", "delta", "lowmemory"),
     "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": (
         "explicit_bucket_histogram",

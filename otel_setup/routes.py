@@ -1,4 +1,6 @@
-"""Bounded route labels for requests that matched no route.
+"""Route labels of server spans and metrics: the template of the route that
+served a request (:class:`RouteTemplates`), or a bounded one for a path no
+route matched (:class:`UnmatchedRoutes`).
 
 A 404 for ``/users/8412/orders`` must not create a new span name and metric
 series per id. :class:`UnmatchedRoutes` turns the path into a template —
@@ -19,10 +21,19 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Any
+
+from starlette.routing import BaseRoute, Match, Mount
 
 from processors.scrub import scrub_text
 
-__all__ = ["UNMATCHED", "UnmatchedRoutes"]
+try:  # FastAPI >= 0.137.2; before it, included routes carry their full path
+    from fastapi.routing import iter_route_contexts as _iter_route_contexts
+except ImportError:  # pragma: no cover - depends on the installed FastAPI
+    _iter_route_contexts = None
+
+__all__ = ["UNMATCHED", "RouteTemplates", "UnmatchedRoutes"]
 
 UNMATCHED = "/{unmatched}"
 _MAX_SEGMENTS = 8
@@ -74,3 +85,82 @@ class UnmatchedRoutes:
                 self._seen.add(template)
                 return template
         return UNMATCHED
+
+
+def _contexts(routes: Iterable[BaseRoute]) -> Iterator[Any]:
+    if _iter_route_contexts is None:
+        return iter(routes)
+    return _iter_route_contexts(list(routes))
+
+
+def _own_path(route: Any) -> str | None:
+    return getattr(route, "path_format", None) or getattr(route, "path", None)
+
+
+class RouteTemplates:
+    """Callable giving the full path template of the route that served a request.
+
+    Routing leaves the matched route in ``scope["route"]`` and the app that
+    routed it in ``scope["app"]``; each Mount on the way grew ``root_path`` by
+    its prefix. Since FastAPI 0.137, a route of an included router is left
+    there with its own path, without the prefixes it was included under: the
+    full template comes from the app's route contexts
+    (``fastapi.routing.iter_route_contexts``), looked up once per route and
+    kept, so a request costs a dictionary look-up, not a second route match.
+
+    >>> from fastapi import APIRouter, FastAPI
+    >>> app, router = FastAPI(), APIRouter(prefix="/users")
+    >>> _ = router.get("/{user_id}")(lambda user_id: None)
+    >>> app.include_router(router, prefix="/v1")
+    >>> (route,) = [c.original_route for c in _contexts(app.routes) if c.name == "<lambda>"]
+    >>> RouteTemplates()({"app": app, "route": route, "root_path": ""}, root_path="")
+    '/v1/users/{user_id}'
+    """
+
+    __slots__ = ("_index",)
+
+    #: Routes are few; an app that made new route objects per request must not
+    #: grow this without end.
+    MAX_ROUTES = 4096
+
+    def __init__(self) -> None:
+        # id(route) -> (route, its full templates): routes compare by value and
+        # are unhashable; the route is kept so that its id stays its own.
+        self._index: dict[int, tuple[object, tuple[Any, ...]]] = {}
+
+    def __call__(self, scope: MutableMapping[str, Any], root_path: str) -> str | None:
+        """The template, or None when no route or mount matched.
+
+        Args:
+            scope: the ASGI scope after the app handled the request.
+            root_path: ``scope["root_path"]`` before the app handled it.
+        """
+        route = scope.get("route")
+        mounted = scope.get("root_path", "")[len(root_path) :]
+        if route is None or isinstance(route, Mount):
+            # Served by a mounted app without routes (static files, …), or by none.
+            return f"{mounted}/{{path}}" if mounted else None
+        known = self._index.get(id(route))
+        if known is None or known[0] is not route:
+            known = (route, self._full_templates(scope.get("app"), route))
+            if len(self._index) >= self.MAX_ROUTES:
+                self._index.clear()
+            self._index[id(route)] = known
+        candidates = known[1]
+        if len(candidates) == 1:
+            path = _own_path(candidates[0])
+        else:  # one router included twice: whichever matches this request
+            path = next(
+                (_own_path(c) for c in candidates if c.matches(scope)[0] is Match.FULL),
+                _own_path(route),
+            )
+        return None if path is None else mounted + path
+
+    @staticmethod
+    def _full_templates(app: Any, route: object) -> tuple[Any, ...]:
+        contexts = tuple(c for c in _contexts(getattr(app, "routes", ())) if _original(c) is route)
+        return contexts or (route,)
+
+
+def _original(context: Any) -> object:
+    return getattr(context, "original_route", context)

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from otel_setup import providers as providers_module
+from otel_setup.routes import RouteTemplates
+
+ACTIVE = "http.server.active_requests"
 
 
 def _app() -> FastAPI:
@@ -114,3 +121,167 @@ def test_server_spans_carry_their_slo_class(client_and_spans) -> None:
         "GET /items/{item_id}": "http_public",
         "GET /api/v1/performance/metrics": None,
     }
+
+
+# -- the server middleware: routes, trace context, metrics, failures --------------------------
+def _metric_points(reader: InMemoryMetricReader, name: str) -> list:  # type: ignore[type-arg]
+    return [
+        point
+        for resource in reader.get_metrics_data().resource_metrics
+        for scope_metrics in resource.scope_metrics
+        for metric in scope_metrics.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
+
+
+@pytest.fixture
+def metrics_reader(monkeypatch: pytest.MonkeyPatch) -> InMemoryMetricReader:
+    """The instrumented app's own meter provider, read in memory instead of exported."""
+    reader = InMemoryMetricReader()
+    monkeypatch.setattr(providers_module, "PeriodicExportingMetricReader", lambda *_, **__: reader)
+    return reader
+
+
+def test_routes_of_included_routers_and_mounted_apps_keep_their_full_template(
+    instrument,
+) -> None:
+    app = FastAPI()
+    users = APIRouter(prefix="/users")
+    users.get("/{user_id}")(lambda user_id: {"id": user_id})
+    api = APIRouter(prefix="/api")
+    api.include_router(users)
+    app.include_router(api, prefix="/v1")
+    sub = FastAPI()
+    sub.get("/reports/{day}")(lambda day: {"day": day})
+    app.mount("/admin", sub)
+    app.mount("/static", lambda scope, receive, send: PlainTextResponse("x")(scope, receive, send))
+    _, spans = instrument(app)
+    with TestClient(app) as client:
+        for path in ("/v1/api/users/7", "/admin/reports/monday", "/static/css/site.css"):
+            assert client.get(path).status_code == 200, path
+    assert [s.name for s in _server_spans(spans)] == [
+        "GET /v1/api/users/{user_id}",
+        "GET /admin/reports/{day}",
+        "GET /static/{path}",
+    ]
+
+
+def test_the_callers_trace_is_continued_and_a_new_one_started_without_it(
+    client_and_spans,
+) -> None:
+    client, spans = client_and_spans
+    trace_id, parent_id = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    client.get("/items/1", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
+    client.get("/items/2")
+    continued, started = _server_spans(spans)
+    assert f"{continued.context.trace_id:032x}" == trace_id
+    assert f"{continued.parent.span_id:016x}" == parent_id
+    assert continued.parent.is_remote
+    assert started.parent is None and started.context.trace_id != continued.context.trace_id
+
+
+def test_request_attributes_follow_the_http_semantic_conventions(client_and_spans) -> None:
+    client, spans = client_and_spans
+    client.get("/items/3?verbose=1", headers={"User-Agent": "probe/1.0"})
+    (span,) = _server_spans(spans)
+    assert span.kind.name == "SERVER"
+    assert {
+        key: span.attributes.get(key)
+        for key in (
+            "http.request.method",
+            "url.scheme",
+            "url.path",
+            "url.query",
+            "http.route",
+            "http.response.status_code",
+            "user_agent.original",
+            "client.address",
+        )
+    } == {
+        "http.request.method": "GET",
+        "url.scheme": "http",
+        "url.path": "/items/3",
+        "url.query": "verbose=1",
+        "http.route": "/items/{item_id}",
+        "http.response.status_code": 200,
+        "user_agent.original": "probe/1.0",
+        "client.address": "testclient",
+    }
+    assert "error.type" not in span.attributes
+
+
+def test_an_unhandled_exception_is_recorded_with_its_type(client_and_spans) -> None:
+    client, spans = client_and_spans
+    client.get("/boom")
+    (span,) = _server_spans(spans)
+    assert span.attributes["error.type"] == "RuntimeError"
+    assert span.attributes["http.response.status_code"] == 500
+    assert [e.name for e in span.events] == ["exception"]
+    assert span.events[0].attributes["exception.type"] == "RuntimeError"
+
+
+def test_duration_and_active_requests_are_recorded_per_route(
+    instrument, metrics_reader: InMemoryMetricReader
+) -> None:
+    app = _app()
+    seen_active: list[int] = []
+
+    @app.get("/busy")
+    async def busy() -> dict[str, str]:
+        seen_active.extend(p.value for p in _metric_points(metrics_reader, ACTIVE))
+        return {"status": "busy"}
+
+    instrument(app)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in ("/items/1", "/items/2", "/boom", "/busy", "/health"):
+            client.get(path)
+    durations = {
+        (p.attributes["http.route"], p.attributes.get("error.type")): p.count
+        for p in _metric_points(metrics_reader, "http.server.request.duration")
+    }
+    # /health is excluded: neither span nor metric.
+    assert durations == {
+        ("/items/{item_id}", None): 2,
+        ("/boom", "RuntimeError"): 1,
+        ("/busy", None): 1,
+    }
+    assert seen_active == [1]  # the request itself, while it ran
+    assert [p.value for p in _metric_points(metrics_reader, ACTIVE)] == [0]
+
+
+def test_exemplars_are_off_unless_asked_for(instrument, monkeypatch: pytest.MonkeyPatch) -> None:
+    def exemplars(**env: str) -> int:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        reader = InMemoryMetricReader()
+        monkeypatch.setattr(
+            providers_module, "PeriodicExportingMetricReader", lambda *_, **__: reader
+        )
+        app = _app()
+        instrument(app)
+        with TestClient(app) as client:
+            client.get("/items/1")
+        points = _metric_points(reader, "http.server.request.duration")
+        return sum(len(p.exemplars) for p in points)
+
+    assert exemplars() == 0
+    assert exemplars(OTEL_METRICS_EXEMPLAR_FILTER="trace_based") > 0
+
+
+def test_a_failure_of_the_telemetry_never_fails_the_request(
+    instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("bug in the route templates")
+
+    monkeypatch.setattr(RouteTemplates, "__call__", broken)
+    app = _app()
+    _, spans = instrument(app)
+    # raise_server_exceptions: anything escaping the app, even after the
+    # response, fails the request here.
+    with TestClient(app, raise_server_exceptions=True) as client:
+        response = client.get("/items/9")
+    assert response.status_code == 200 and response.json() == {"id": 9}
+    (span,) = _server_spans(spans)  # ended all the same
+    assert span.end_time is not None
