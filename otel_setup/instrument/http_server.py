@@ -40,7 +40,6 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from otel_setup.instruments import CATEGORY
 from otel_setup.providers import DURATION_BUCKETS_S
 from otel_setup.request_id import accept_or_make
 from otel_setup.routes import RouteTemplates, UnmatchedRoutes
@@ -213,7 +212,6 @@ class ServerTelemetry:
                 "url.scheme": scheme,
                 "url.path": path,
                 "request.id": request_id,
-                CATEGORY: "http",
             }
             _add_request_details(attributes, scope, user_agent, raw_method, method)
             parent = propagate.extract(carrier) if carrier else Context()
@@ -291,8 +289,9 @@ def _add_request_details(
     """The optional request attributes: those present in this request.
 
     Left out: ``server.address`` and ``server.port`` (the resource names the
-    service) and ``network.protocol.version``. Every attribute costs a few µs
-    per request, set and exported; these say nothing the user looks for.
+    service), ``network.protocol.version``, and ``otelpipe.category`` (the
+    processors grade a server span as HTTP by its kind). Every attribute costs
+    a few µs per request, set and exported; these say nothing new.
     """
     query = scope.get("query_string")
     if query:
