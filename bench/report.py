@@ -131,7 +131,8 @@ def _memory(section: dict[str, Any]) -> list[str]:
     return [
         "## Memory",
         "",
-        f"Soak: the `ours` gateway under wrk on `{soak['route']}` for {soak['seconds']:.0f} s: "
+        f"Soak: the `ours` gateway under wrk on `{soak['route']}` for {soak['seconds']:.0f} s, "
+        f"after {soak['warm_up_s']:.0f} s of warm-up under the same load: "
         f"RSS {soak['baseline_rss_mb']} MB at the start (baseline) → {soak['end_rss_mb']} MB "
         f"at the end ({soak['growth_pct']:+} %), peak {soak['peak_rss_mb']} MB; the bare "
         f"gateway holds {soak['bare_gateway_rss_mb']} MB.",

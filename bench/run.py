@@ -1,9 +1,9 @@
 """``otelpipe bench``: every measurement in one run on one machine, then the report.
 
 A throw-away stack (own state directory, free ports) serves the run and is
-stopped afterwards. Order: per-request rounds (the three gateways up), the
-memory soak on the warmed-up ``ours`` gateway, then — gateways stopped, so
-they do not compete — pipeline throughput, and the in-process per-span and
+stopped afterwards. Order: per-request rounds (the three gateways up); then,
+with no gateway running, pipeline throughput; the memory soak on fresh
+gateways (warmed up under load first); and the in-process per-span and
 processor-memory measurements last.
 """
 

@@ -19,7 +19,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from otel_setup.config import Settings
-from otel_setup.instrument.http_server import ServerMetrics, ServerTelemetry
+from otel_setup.instrument.http_server import (
+    CAPTURE_REQUEST_HEADERS,
+    CAPTURE_RESPONSE_HEADERS,
+    ServerMetrics,
+    ServerTelemetry,
+    header_pattern,
+)
 from otel_setup.providers import Providers
 
 __all__ = ["instrument_fastapi", "uninstrument_fastapi"]
@@ -37,6 +43,9 @@ def instrument_fastapi(
 ) -> None:
     """Trace every request of ``app`` and record the HTTP server metrics.
 
+    Raises:
+        ConfigError: a header-capture variable holds an invalid regex.
+
     ``slo_class(route)`` names the endpoint class of a route (from the PRD
     targets' route rules); it goes on the server span as ``otelpipe.slo_class``,
     which the collector's spanmetrics keep for the SLO rules.
@@ -44,6 +53,9 @@ def instrument_fastapi(
     if hasattr(app, _ORIGINAL_STACK):
         return
     build_stack = app.build_middleware_stack
+    # Checked now, so a bad variable fails setup, not the first request.
+    header_pattern(CAPTURE_REQUEST_HEADERS)
+    header_pattern(CAPTURE_RESPONSE_HEADERS)
     options = {
         "tracer": providers.tracer_provider.get_tracer("otel_setup.http.server"),
         # Made once per app: the stack may be built again, its instruments must not.

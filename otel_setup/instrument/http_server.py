@@ -27,10 +27,11 @@ connections are passed through untraced.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -40,6 +41,7 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from otel_setup.config import ConfigError
 from otel_setup.providers import DURATION_BUCKETS_S
 from otel_setup.request_id import accept_or_make
 from otel_setup.routes import RouteTemplates, UnmatchedRoutes
@@ -103,6 +105,40 @@ class ServerMetrics:
             return [Observation(n, {"http.request.method": m}) for m, n in self._active.items()]
 
 
+#: The contrib instrumentations' variables naming headers to put on server spans.
+CAPTURE_REQUEST_HEADERS = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"
+CAPTURE_RESPONSE_HEADERS = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE"
+
+
+def header_pattern(variable: str) -> re.Pattern[bytes] | None:
+    """The header names ``$variable`` asks for (comma-separated regexes, matched whole
+    and case-insensitively, as the contrib instrumentations do); None when unset.
+
+    Raises:
+        ConfigError: an entry is not a regex.
+    """
+    names = [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+    if not names:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{name})" for name in names).encode(), re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigError(variable, os.environ[variable], f"not a regex: {exc}") from None
+
+
+def _captured(
+    headers: Iterable[tuple[bytes, bytes]], pattern: re.Pattern[bytes], prefix: str
+) -> dict[str, Any]:
+    """``{prefix + name: [values]}`` of the headers whose name ``pattern`` matches (the
+    exporter scrubs them like any attribute: an Authorization value is masked)."""
+    found: dict[str, list[str]] = {}
+    for name, value in headers:
+        if pattern.fullmatch(name):
+            key = prefix + name.decode("latin-1").lower().replace("-", "_")
+            found.setdefault(key, []).append(value.decode("latin-1"))
+    return found
+
+
 def _bind_request_id(request_id: str) -> Callable[[], None]:
     tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
     return lambda: structlog.contextvars.reset_contextvars(**tokens)
@@ -125,7 +161,9 @@ class ServerTelemetry:
         "_excluded",
         "_metrics",
         "_propagated",
+        "_request_headers",
         "_request_id_key",
+        "_response_headers",
         "_routes",
         "_slo_class",
         "_tracer",
@@ -153,6 +191,8 @@ class ServerTelemetry:
         self._propagated = frozenset(
             name.lower().encode("latin-1") for name in propagate.get_global_textmap().fields
         )
+        self._request_headers = header_pattern(CAPTURE_REQUEST_HEADERS)
+        self._response_headers = header_pattern(CAPTURE_RESPONSE_HEADERS)
         self._routes = RouteTemplates()
         self._unmatched = UnmatchedRoutes()
         self._slo_class = slo_class
@@ -185,11 +225,20 @@ class ServerTelemetry:
         request_id = accept_or_make(incoming_id)
         response_id = request_id.encode("ascii")
         status: int | None = None
+        response_headers: dict[str, Any] = {}
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if self._response_headers is not None:
+                    response_headers.update(
+                        _captured(
+                            message.get("headers", ()),
+                            self._response_headers,
+                            "http.response.header.",
+                        )
+                    )
                 message["headers"] = [
                     *(h for h in message.get("headers", ()) if h[0] != request_id_key),
                     (request_id_key, response_id),
@@ -214,6 +263,10 @@ class ServerTelemetry:
                 "request.id": request_id,
             }
             _add_request_details(attributes, scope, user_agent, raw_method, method)
+            if self._request_headers is not None:
+                attributes.update(
+                    _captured(scope["headers"], self._request_headers, "http.request.header.")
+                )
             parent = propagate.extract(carrier) if carrier else Context()
             span_method = "HTTP" if method == _OTHER_METHOD else method
             span = self._tracer.start_span(
@@ -231,6 +284,7 @@ class ServerTelemetry:
             finally:
                 try:
                     route = self._routes(scope, root_path) or self._unmatched(path)
+                    span.set_attributes(response_headers)
                     self._finish(span, span_method, method, route, status, error, started)
                 except Exception:  # telemetry must never turn a response into an error
                     _log.exception("could not complete the server span of %s", span_method)

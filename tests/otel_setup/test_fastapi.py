@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_setup import providers as providers_module
+from otel_setup.config import ConfigError
 from otel_setup.routes import RouteTemplates
 
 ACTIVE = "http.server.active_requests"
@@ -285,3 +286,31 @@ def test_a_failure_of_the_telemetry_never_fails_the_request(
     assert response.status_code == 200 and response.json() == {"id": 9}
     (span,) = _server_spans(spans)  # ended all the same
     assert span.end_time is not None
+
+
+def test_headers_named_by_the_capture_variables_go_on_the_span_scrubbed(
+    instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "x-team, Authorization"
+    )
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE", "content-.*")
+    app = _app()
+    _, spans = instrument(app)
+    with TestClient(app) as client:
+        client.get("/items/1", headers={"X-Team": "core", "Authorization": "Bearer abc.def"})
+    (span,) = _server_spans(spans)
+    assert span.attributes["http.request.header.x_team"] == ("core",)
+    assert "abc.def" not in str(span.attributes["http.request.header.authorization"])
+    assert span.attributes["http.response.header.content_type"] == ("application/json",)
+    assert "http.request.header.user_agent" not in span.attributes
+
+
+def test_a_capture_variable_that_is_not_a_regex_is_a_config_error(
+    instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "x-(team")
+    with pytest.raises(
+        ConfigError, match=r"^OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST="
+    ):
+        instrument(_app())
