@@ -74,12 +74,18 @@ def emit(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def load_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every span-load tool here takes: where, how fast, how long, which run."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--rate", type=float, required=True, help="spans per second")
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--run-id", required=True)
+    return parser
+
+
+def main() -> None:
+    parser = load_arguments(__doc__.splitlines()[0])
     parser.add_argument("--spans-per-trace", type=int, default=20)
     args = parser.parse_args()
     print(

@@ -16,7 +16,6 @@ rate reached.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import threading
@@ -29,6 +28,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+from bench.emitter import load_arguments
 
 __all__ = ["SERVICE", "flood"]
 
@@ -138,11 +139,7 @@ def flood(endpoint: str, rate: float, seconds: float, run_id: str, threads: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--rate", type=float, required=True, help="spans per second")
-    parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--run-id", required=True)
+    parser = load_arguments(__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     print(json.dumps(flood(args.endpoint, args.rate, args.seconds, args.run_id, args.threads)))

@@ -43,19 +43,17 @@ def instrument_fastapi(
 ) -> None:
     """Trace every request of ``app`` and record the HTTP server metrics.
 
-    Raises:
-        ConfigError: a header-capture variable holds an invalid regex.
-
     ``slo_class(route)`` names the endpoint class of a route (from the PRD
     targets' route rules); it goes on the server span as ``otelpipe.slo_class``,
     which the collector's spanmetrics keep for the SLO rules.
+
+    Raises:
+        ConfigError: a header-capture variable holds an invalid regex.
     """
     if hasattr(app, _ORIGINAL_STACK):
         return
     build_stack = app.build_middleware_stack
-    # Checked now, so a bad variable fails setup, not the first request.
-    header_pattern(CAPTURE_REQUEST_HEADERS)
-    header_pattern(CAPTURE_RESPONSE_HEADERS)
+    # Read once, here: a bad variable fails setup, not the first request.
     options = {
         "tracer": providers.tracer_provider.get_tracer("otel_setup.http.server"),
         # Made once per app: the stack may be built again, its instruments must not.
@@ -63,6 +61,8 @@ def instrument_fastapi(
         "excluded_urls": settings.excluded_urls,
         "request_id_header": settings.request_id_header,
         "slo_class": slo_class,
+        "request_headers": header_pattern(CAPTURE_REQUEST_HEADERS),
+        "response_headers": header_pattern(CAPTURE_RESPONSE_HEADERS),
     }
 
     def build_middleware_stack(self: FastAPI) -> Any:

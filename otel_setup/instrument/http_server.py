@@ -154,6 +154,8 @@ class ServerTelemetry:
         excluded_urls: regexes, searched in ``scheme://host/path``, of requests not traced.
         request_id_header: the request id's header, in the request and the response.
         slo_class: the SLO endpoint class of a route template (``otelpipe.slo_class``).
+        request_headers: names of the request headers put on the span (:func:`header_pattern`).
+        response_headers: names of the response headers put on the span.
     """
 
     # ``app``: FastAPI and Starlette walk ``.app`` down a built stack.
@@ -180,6 +182,8 @@ class ServerTelemetry:
         excluded_urls: Sequence[str] = (),
         request_id_header: str = "X-Request-ID",
         slo_class: Callable[[str], str | None] | None = None,
+        request_headers: re.Pattern[bytes] | None = None,
+        response_headers: re.Pattern[bytes] | None = None,
     ) -> None:
         self.app = app
         self._tracer = tracer
@@ -191,8 +195,8 @@ class ServerTelemetry:
         self._propagated = frozenset(
             name.lower().encode("latin-1") for name in propagate.get_global_textmap().fields
         )
-        self._request_headers = header_pattern(CAPTURE_REQUEST_HEADERS)
-        self._response_headers = header_pattern(CAPTURE_RESPONSE_HEADERS)
+        self._request_headers = request_headers
+        self._response_headers = response_headers
         self._routes = RouteTemplates()
         self._unmatched = UnmatchedRoutes()
         self._slo_class = slo_class
@@ -284,7 +288,8 @@ class ServerTelemetry:
             finally:
                 try:
                     route = self._routes(scope, root_path) or self._unmatched(path)
-                    span.set_attributes(response_headers)
+                    if response_headers:
+                        span.set_attributes(response_headers)
                     self._finish(span, span_method, method, route, status, error, started)
                 except Exception:  # telemetry must never turn a response into an error
                     _log.exception("could not complete the server span of %s", span_method)
