@@ -80,7 +80,7 @@ def _per_span(section: dict[str, Any]) -> list[str]:
     lines = [
         f"## Per span (baseline: the SDK with its batch export queue, {section['rounds']} "
         f"alternating rounds of {section['spans_per_round']:,} spans; CPU time of the "
-        "calling thread)",
+        "calling thread; added = median of the per-round differences from the baseline)",
         "",
         "| variant | µs/span | SDK µs/span | added µs | added % of SDK | spread µs |",
         "|---|---|---|---|---|---|",

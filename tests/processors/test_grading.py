@@ -179,9 +179,11 @@ def test_processor_grades_spans_from_a_real_tracer() -> None:
     provider.shutdown()
 
 
-def test_full_queue_drops_the_oldest_and_counts_them() -> None:
-    processor = GradingProcessor(queue_size=10, interval_s=60)
+def test_full_queue_drops_further_spans_and_counts_them() -> None:
+    processor = GradingProcessor(queue_size=10, interval_s=60, clock=lambda: NOW)
     for i in range(15):
         processor.on_end(span(1.0, end_s=NOW, otelpipe__category="database", name=str(i)))
     assert processor.dropped == 5
+    reports = processor.read(lambda state, now: state.categories("1m", now))
+    assert [(r.category, r.count) for r in reports] == [("database", 10)]
     processor.shutdown()
