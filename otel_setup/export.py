@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import Status
+from opentelemetry.trace import Link, Status
 
 from processors.scrub import scrub_attributes, scrub_text
 
@@ -41,17 +41,24 @@ def _scrub_event(event: Event) -> Event:
     return Event(name, event.attributes if attributes is None else attributes, event.timestamp)
 
 
+def _scrub_link(link: Link) -> Link:
+    attributes = scrub_attributes(link.attributes)
+    return link if attributes is None else Link(link.context, attributes)
+
+
 def scrub_span(span: ReadableSpan) -> ReadableSpan:
     """``span`` itself when it holds no secret, else a copy with secrets masked.
 
     Looks at the span's name (a name built from user data, such as the route
     of a 404 for ``/users/ann@example.com``, becomes Jaeger's operation name and
     the collector's ``span_name`` label), its attributes, its events' names and
-    attributes (exception messages and stack traces) and the status description.
+    attributes (exception messages and stack traces), its links' attributes and
+    the status description.
     """
     name = scrub_text(span.name)
     attributes = scrub_attributes(span.attributes)
     events, same_events = _scrub_each(span.events, _scrub_event)
+    links, same_links = _scrub_each(span.links, _scrub_link)
     description = span.status.description
     clean_description = scrub_text(description) if description else description
     if (
@@ -59,6 +66,7 @@ def scrub_span(span: ReadableSpan) -> ReadableSpan:
         and attributes is None
         and description == clean_description
         and same_events
+        and same_links
     ):
         return span
     return ReadableSpan(
@@ -68,7 +76,7 @@ def scrub_span(span: ReadableSpan) -> ReadableSpan:
         resource=span.resource,
         attributes=span.attributes if attributes is None else attributes,
         events=events,
-        links=span.links,
+        links=links,
         kind=span.kind,
         status=Status(span.status.status_code, clean_description),
         start_time=span.start_time,

@@ -75,6 +75,10 @@ async def login(
     span.set_attribute("enduser.email", email)
     span.set_attribute("app.credentials", f"email={email} password={password}")
     span.add_event(f"login attempt by {email}", {"api_key": api_key, "detail": f"token={token}"})
+    audit_link = trace.Link(
+        span.get_span_context(), {"enduser.email": email, "note": f"password={password}"}
+    )
+    trace.get_tracer(__name__).start_span("login audit", links=[audit_link]).end()
     authenticating = track.authentication(
         method="password", **{"enduser.id": email, "auth.token": token}
     )

@@ -3,7 +3,7 @@
 A careless service (``careless_app.py``) gets passwords, bearer tokens, a JWT,
 API keys, a session cookie and e-mail addresses in query strings, headers
 (captured on the spans), SQL literals, bound SQL parameters, log fields and
-messages, exception messages, span, event and metric attributes, a 404 path,
+messages, exception messages, span, event, link and metric attributes, a 404 path,
 its resource attributes and its OTLP export headers; its access log is on.
 Each value is a sentinel unique to the run, shaped the way the real secret is
 (``password=…``, ``Authorization: Bearer …``, ``sk_live_…``, an e-mail).

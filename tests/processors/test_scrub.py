@@ -15,6 +15,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link
 
 from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter, scrub_span
 from processors.scrub import (
@@ -218,6 +219,21 @@ def test_exporter_scrubs_span_and_event_names() -> None:
     (exported,) = memory.get_finished_spans()
     assert exported.name == "notify [email]"
     assert exported.events[0].name == f"reset link sent with token={REDACTED}"
+
+
+def test_exporter_scrubs_link_attributes() -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ScrubbingSpanExporter(memory)))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("enqueue") as producer:
+        pass
+    link = Link(producer.get_span_context(), {"user.email": "ann@example.com", "queue": "mails"})
+    with tracer.start_as_current_span("consume", links=[link]):
+        pass
+    exported = memory.get_finished_spans()[-1]
+    assert dict(exported.links[0].attributes) == {"user.email": "[email]", "queue": "mails"}
+    assert exported.links[0].context == producer.get_span_context()
 
 
 def test_clean_span_is_passed_through_without_copy() -> None:
