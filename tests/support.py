@@ -144,14 +144,24 @@ def service_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
-def counts_by_error_type(reader: InMemoryMetricReader, name: str) -> dict[str | None, int]:
-    """The points of counter ``name`` in ``reader`` by ``error.type`` (``None``: no error)."""
+def metric_points(reader: InMemoryMetricReader, name: str) -> list[Any]:
+    """Every data point of metric ``name`` that ``reader`` collects (none before any)."""
     data = reader.get_metrics_data()
-    return {
-        (point.attributes or {}).get("error.type"): point.value
+    if data is None:  # nothing recorded yet in this process
+        return []
+    return [
+        point
         for resource in data.resource_metrics
         for scope in resource.scope_metrics
         for metric in scope.metrics
         if metric.name == name
         for point in metric.data.data_points
+    ]
+
+
+def counts_by_error_type(reader: InMemoryMetricReader, name: str) -> dict[str | None, int]:
+    """The points of counter ``name`` in ``reader`` by ``error.type`` (``None``: no error)."""
+    return {
+        (point.attributes or {}).get("error.type"): point.value
+        for point in metric_points(reader, name)
     }

@@ -26,6 +26,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 import otel_setup.providers as providers_module
 from otel_setup._sdk_env import SDK_VARIABLES
 from otel_setup.config import ConfigError, Settings
+from tests.support import metric_points
 
 _ONCE_PER_APP = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -342,14 +343,7 @@ def test_ten_thousand_random_paths_give_at_most_50_route_labels(
     assert len(finished) > 9_900  # the rest are "/" and friends, excluded from tracing
     assert len({s.attributes["http.route"] for s in finished}) <= 50
     assert len({s.name for s in finished}) <= 50
-    points = [
-        point
-        for resource in reader.get_metrics_data().resource_metrics
-        for scope_metrics in resource.scope_metrics
-        for metric in scope_metrics.metrics
-        if metric.name == "http.server.request.duration"
-        for point in metric.data.data_points
-    ]
+    points = metric_points(reader, "http.server.request.duration")
     assert sum(p.count for p in points) == len(finished)
     assert len({p.attributes.get("http.route") for p in points}) <= 50
     assert len(points) <= 50

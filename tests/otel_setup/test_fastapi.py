@@ -11,6 +11,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from otel_setup import providers as providers_module
 from otel_setup.config import ConfigError
 from otel_setup.routes import RouteTemplates
+from tests.support import metric_points
 
 ACTIVE = "http.server.active_requests"
 
@@ -125,17 +126,6 @@ def test_server_spans_carry_their_slo_class(client_and_spans) -> None:
 
 
 # -- the server middleware: routes, trace context, metrics, failures --------------------------
-def _metric_points(reader: InMemoryMetricReader, name: str) -> list:  # type: ignore[type-arg]
-    return [
-        point
-        for resource in reader.get_metrics_data().resource_metrics
-        for scope_metrics in resource.scope_metrics
-        for metric in scope_metrics.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
-
-
 @pytest.fixture
 def metrics_reader(monkeypatch: pytest.MonkeyPatch) -> InMemoryMetricReader:
     """The instrumented app's own meter provider, read in memory instead of exported."""
@@ -230,7 +220,7 @@ def test_duration_and_active_requests_are_recorded_per_route(
 
     @app.get("/busy")
     async def busy() -> dict[str, str]:
-        seen_active.extend(p.value for p in _metric_points(metrics_reader, ACTIVE))
+        seen_active.extend(p.value for p in metric_points(metrics_reader, ACTIVE))
         return {"status": "busy"}
 
     instrument(app)
@@ -239,7 +229,7 @@ def test_duration_and_active_requests_are_recorded_per_route(
             client.get(path)
     durations = {
         (p.attributes["http.route"], p.attributes.get("error.type")): p.count
-        for p in _metric_points(metrics_reader, "http.server.request.duration")
+        for p in metric_points(metrics_reader, "http.server.request.duration")
     }
     # /health is excluded: neither span nor metric.
     assert durations == {
@@ -248,7 +238,7 @@ def test_duration_and_active_requests_are_recorded_per_route(
         ("/busy", None): 1,
     }
     assert seen_active == [1]  # the request itself, while it ran
-    assert [p.value for p in _metric_points(metrics_reader, ACTIVE)] == [0]
+    assert [p.value for p in metric_points(metrics_reader, ACTIVE)] == [0]
 
 
 def test_exemplars_are_off_unless_asked_for(instrument, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,7 +253,7 @@ def test_exemplars_are_off_unless_asked_for(instrument, monkeypatch: pytest.Monk
         instrument(app)
         with TestClient(app) as client:
             client.get("/items/1")
-        points = _metric_points(reader, "http.server.request.duration")
+        points = metric_points(reader, "http.server.request.duration")
         return sum(len(p.exemplars) for p in points)
 
     assert exemplars() == 0

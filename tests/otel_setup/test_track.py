@@ -7,20 +7,7 @@ import asyncio
 import pytest
 
 from otel_setup import track
-
-
-def _points(reader, name: str) -> list:
-    data = reader.get_metrics_data()
-    if data is None:  # nothing recorded yet in this process
-        return []
-    return [
-        point
-        for rm in data.resource_metrics
-        for sm in rm.scope_metrics
-        for metric in sm.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
+from tests.support import metric_points
 
 
 @pytest.mark.parametrize(
@@ -42,7 +29,7 @@ def test_helpers_open_a_categorised_span(global_spans, operation, category, name
 def test_cache_hits_and_misses_are_counted_by_tier(global_spans, global_metrics) -> None:
     before = {
         tuple(sorted(p.attributes.items())): p.value
-        for p in _points(global_metrics, "otelpipe.cache.requests")
+        for p in metric_points(global_metrics, "otelpipe.cache.requests")
     }
     for hit in (True, False, True):
         with track.cache("l1", name="items") as op:
@@ -51,7 +38,7 @@ def test_cache_hits_and_misses_are_counted_by_tier(global_spans, global_metrics)
     assert [s.attributes["cache.hit"] for s in spans] == [True, False, True]
     after = {
         tuple(sorted(p.attributes.items())): p.value
-        for p in _points(global_metrics, "otelpipe.cache.requests")
+        for p in metric_points(global_metrics, "otelpipe.cache.requests")
     }
     hits = (("cache.result", "hit"), ("cache.tier", "L1"))
     misses = (("cache.result", "miss"), ("cache.tier", "L1"))
@@ -88,7 +75,7 @@ def test_job_decorator_records_duration_and_status_sync_and_async(
     assert statuses == {"sync_job": ("ok", "UNSET"), "async_job": ("error", "ERROR")}
     recorded = {
         (p.attributes["otelpipe.job.name"], p.attributes["otelpipe.job.status"])
-        for p in _points(global_metrics, "otelpipe.job.duration")
+        for p in metric_points(global_metrics, "otelpipe.job.duration")
     }
     assert {("sync_job", "ok"), ("async_job", "error")} <= recorded
 
@@ -97,7 +84,7 @@ def test_pool_connections_go_up_and_down(global_metrics) -> None:
     def active() -> float:
         return sum(
             p.value
-            for p in _points(global_metrics, "otelpipe.pool.connections.active")
+            for p in metric_points(global_metrics, "otelpipe.pool.connections.active")
             if p.attributes["otelpipe.pool.name"] == "primary"
         )
 
@@ -111,8 +98,8 @@ def test_queue_size_and_wait(global_metrics) -> None:
     track.queue_wait("emails", 0.25)
     (size,) = [
         p
-        for p in _points(global_metrics, "otelpipe.queue.size")
+        for p in metric_points(global_metrics, "otelpipe.queue.size")
         if p.attributes["otelpipe.queue.name"] == "emails"
     ]
     assert size.value == 12
-    assert any(p.sum >= 0.25 for p in _points(global_metrics, "otelpipe.queue.wait_time"))
+    assert any(p.sum >= 0.25 for p in metric_points(global_metrics, "otelpipe.queue.wait_time"))
