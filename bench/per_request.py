@@ -11,7 +11,7 @@ variant adds is ``1e6/rps - 1e6/rps_bare`` µs.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,13 @@ ROUTES = {
 
 
 @contextmanager
-def gateways(settings: StackSettings, run_id: str) -> Iterator[dict[str, ServiceProcess]]:
-    """The demo gateway once per mode (``bare``, ``stock``, ``ours``), stopped on exit."""
+def gateways(
+    settings: StackSettings, run_id: str, modes: Sequence[str] = MODES
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The demo gateway once per mode (default: ``bare``, ``stock``, ``ours``), stopped on exit."""
     with ExitStack() as running:
         services = {}
-        for mode in MODES:
+        for mode in modes:
             service = start_service(
                 settings,
                 app=GATEWAY_APP,

@@ -5,9 +5,10 @@ it, end it, queue it in a ``BatchSpanProcessor`` (its exporter a no-op, so no
 encoding or I/O counts). The SDK with no processor at all is measured too.
 Variants run in alternating rounds in the same process, because this 2-core
 machine is noisy: a variant's cost is its median round, and what it adds is
-the median of its per-round differences from the baseline. Time is the calling thread's CPU
-time: that is what a request pays, and other processes' bursts on the shared
-cores do not count; the grading worker's own cost is reported separately.
+the median of its per-round differences from the baseline. Time is the
+calling thread's CPU time: that is what a request pays, and other processes'
+bursts on the shared cores do not count; the grading worker's own cost is
+reported separately.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
             seconds=profile.pipeline_seconds,
             progress=progress,
         )
-        with per_request.gateways(settings, run_id) as gateways:
+        with per_request.gateways(settings, run_id, ("ours", "bare")) as gateways:
             soak = memory.soak(
                 gateways["ours"],
                 gateways["bare"],
