@@ -8,8 +8,9 @@ prints one JSON object: spans made, the rate reached, and what the SDK's own
 health counts say — spans dropped because the batch queue was full, spans
 sent, spans whose export failed (each batch counted once, by its final
 outcome), spans still unsent at the end. The export path is the one
-``setup_telemetry`` builds (:func:`otel_setup.providers.build_span_processor`):
-batch processor of the same size, scrubbing exporter, retries, OTLP gRPC.
+``setup_telemetry`` builds (:func:`otel_setup.providers.build_span_processors`):
+the off-thread queue, batch processor of the same size, scrubbing exporter,
+retries, OTLP gRPC.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_setup.config import Settings
 from otel_setup.health import Tally, TallyingMeterProvider, export_counts
-from otel_setup.providers import build_span_processor
+from otel_setup.providers import build_span_processors
 
 __all__ = ["SERVICE", "emit"]
 
@@ -42,7 +43,7 @@ def emit(
     # The counts stay in the process (nothing forwarded): read back below.
     health = TallyingMeterProvider(Tally(), None)
     provider.add_span_processor(
-        build_span_processor(Settings(service_name=SERVICE, otlp_endpoint=endpoint), health)
+        build_span_processors(Settings(service_name=SERVICE, otlp_endpoint=endpoint), health)
     )
     tracer = provider.get_tracer("bench.emitter")
     total = int(rate * seconds)

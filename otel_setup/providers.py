@@ -2,6 +2,9 @@
 
 Every exporter sits behind the SDK's bounded batch processors/readers, so the
 request path only appends to an in-memory queue; export runs on SDK threads.
+Spans meet one processor on the request thread,
+:class:`~processors.off_thread.OffThreadSpanProcessor`; the batch export
+processor and our own span processors run on its worker.
 The SDK's own health metrics (``otel.sdk.processor.*.processed`` with
 ``error.type="queue_full"``, ``otel.sdk.exporter.*.exported`` with the
 export error) are switched on by handing the processors and exporters the
@@ -46,6 +49,7 @@ from otel_setup.config import Settings
 from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter
 from otel_setup.health import ExportOutcomes, Tally, TallyingMeterProvider
 from otel_setup.retry import RetryingExporter
+from processors.off_thread import OffThreadSpanProcessor
 from processors.scrub import scrub_attributes
 
 __all__ = [
@@ -53,7 +57,7 @@ __all__ = [
     "Providers",
     "build_providers",
     "build_resource",
-    "build_span_processor",
+    "build_span_processors",
 ]
 
 #: Items per export; the bounded queues themselves (``span_queue_size``,
@@ -241,15 +245,25 @@ def _exemplar_filter() -> ExemplarFilter:
     return _EXEMPLAR_FILTERS[chosen]()
 
 
-def build_span_processor(settings: Settings, health: TallyingMeterProvider) -> BatchSpanProcessor:
-    """The span export path: bounded batch queue → scrubbing → retries → OTLP."""
+def build_span_processors(
+    settings: Settings, health: TallyingMeterProvider
+) -> OffThreadSpanProcessor:
+    """The span path: one bounded queue on the request thread, then on its worker the
+    export path (batch queue → scrubbing → retries → OTLP) and whatever is added later."""
+    batch_size = min(EXPORT_BATCH_SIZE, settings.span_queue_size)
     with _sdk_health_metrics():
-        return BatchSpanProcessor(
+        export = BatchSpanProcessor(
             ScrubbingSpanExporter(_retrying_exporter(settings, "traces", health)),
             max_queue_size=settings.span_queue_size,
-            max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.span_queue_size),
+            max_export_batch_size=batch_size,
             meter_provider=health,
         )
+    return OffThreadSpanProcessor(
+        [export],
+        max_queue_size=settings.span_queue_size,
+        batch_size=batch_size,
+        meter_provider=health,
+    )
 
 
 @dataclass(frozen=True)
@@ -257,6 +271,9 @@ class Providers:
     tracer_provider: TracerProvider
     meter_provider: MeterProvider
     logger_provider: LoggerProvider
+    #: The tracer provider's one span processor: it queues each ended span and
+    #: runs the export processor, and any added to it, on its worker thread.
+    span_processors: OffThreadSpanProcessor
     #: The health counts of the span and log export paths, kept in the process
     #: (:func:`otel_setup.health.export_counts` reads them).
     tally: Tally | None = None
@@ -280,7 +297,7 @@ def build_providers(settings: Settings) -> Providers:
     # The span and log export paths report their health through the meter
     # provider, and into a tally of their own.
     health = TallyingMeterProvider(Tally(), meter_provider if _health_metrics_wanted() else None)
-    span_processor = build_span_processor(settings, health)
+    span_processors = build_span_processors(settings, health)
     with _sdk_health_metrics():
         log_processor = BatchLogRecordProcessor(
             _retrying_exporter(settings, "logs", health),
@@ -299,7 +316,7 @@ def build_providers(settings: Settings) -> Providers:
         span_limits=SpanLimits(max_attribute_length=length),
         shutdown_on_exit=False,
     )
-    tracer_provider.add_span_processor(span_processor)
+    tracer_provider.add_span_processor(span_processors)
 
     logger_provider = LoggerProvider(
         resource=resource,
@@ -307,4 +324,6 @@ def build_providers(settings: Settings) -> Providers:
         shutdown_on_exit=False,
     )
     logger_provider.add_log_record_processor(log_processor)
-    return Providers(tracer_provider, meter_provider, logger_provider, health.tally)
+    return Providers(
+        tracer_provider, meter_provider, logger_provider, span_processors, health.tally
+    )

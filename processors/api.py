@@ -53,10 +53,7 @@ def performance_router(
 
     @router.get("/metrics", summary="Grades, compliance and latency per category")
     def metrics(window: Window = "5m") -> dict[str, Any]:
-        return {
-            **grading.read(lambda s, now: report.metrics_document(s, now, window)),
-            "dropped_spans": grading.dropped,
-        }
+        return grading.read(lambda s, now: report.metrics_document(s, now, window))
 
     @router.get("/health", summary="Health score (0-100) and component grades")
     def health(window: Window = "1h") -> dict[str, Any]:

@@ -1,14 +1,14 @@
 """PRD grading: a span processor that grades operations against targets, per window.
 
-:class:`GradingProcessor` does O(1) work per span on the request thread: it
-appends what grading needs of the finished span to a bounded list (a span
-beyond the bound is dropped, and counted, if the worker falls behind). A
-worker thread drains the list about once a second into :class:`GradingState`
-— classification, sliding windows, quantile sketches, per-route tables,
-alerts — and every read drains first, so answers are current. Memory is
-bounded: a fixed set of categories, at most :data:`ROUTE_LIMIT` routes
-(further ones share ``/{other}``), fixed-size windows and sketches, a bounded
-trace map and alert history.
+:class:`GradingProcessor` grades each span in ``on_end`` into
+:class:`GradingState` — classification, sliding windows, quantile sketches,
+per-route tables — in constant time, a few µs. That is work for a worker
+thread, not the request thread: ``setup_telemetry`` runs it behind
+:class:`~processors.off_thread.OffThreadSpanProcessor`, and so should anyone
+composing a provider by hand. Alerts are re-evaluated about once a second,
+and before every read. Memory is bounded: a fixed set of categories, at most
+:data:`ROUTE_LIMIT` routes (further ones share ``/{other}``), fixed-size
+windows and sketches, a bounded trace map and alert history.
 """
 
 from __future__ import annotations
@@ -125,28 +125,40 @@ class RouteReport:
 
 
 #: What grading needs of a finished span, in this order: (its attributes,
-#: server span?, error?, start ns, end ns, trace id). Queued on the request
-#: thread by :meth:`GradingProcessor.on_end` with as little work as possible;
-#: the worker reads the attributes it needs. The attributes mapping is the
-#: span's own, read-only once the span has ended; the span itself is not kept.
+#: server span?, error?, start ns, end ns, trace id).
 Finished = tuple[Mapping[str, Any], bool, bool, int, int, int]
-_FIELDS = len(Finished.__args__)
 
 
 _SERVER, _ERROR = SpanKind.SERVER, StatusCode.ERROR
 
 
 def finished(span: ReadableSpan) -> Finished:
-    """The :data:`Finished` tuple of ``span``, read through its public properties."""
-    context = span.context
-    return (
-        dict(span.attributes or {}),
-        span.kind is _SERVER,
-        span.status.status_code is _ERROR,
-        span.start_time or 0,
-        span.end_time or 0,
-        context.trace_id if context is not None else 0,
-    )
+    """The :data:`Finished` tuple of ``span``.
+
+    The SDK's own fields are read first: the public properties wrap the
+    attributes in a mapping proxy over ``BoundedAttributes``, several times
+    slower per look-up. The properties are the fallback, for spans built
+    without attributes and for an SDK that renames its fields.
+    """
+    try:
+        return (
+            span._attributes._dict,  # type: ignore[union-attr]
+            span._kind is _SERVER,
+            span._status._status_code is _ERROR,
+            span._start_time,  # type: ignore[return-value]
+            span._end_time,  # type: ignore[return-value]
+            span._context[0],  # type: ignore[index]
+        )
+    except (AttributeError, TypeError):
+        context = span.context
+        return (
+            span.attributes or {},
+            span.kind is _SERVER,
+            span.status.status_code is _ERROR,
+            span.start_time or 0,
+            span.end_time or 0,
+            context.trace_id if context is not None else 0,
+        )
 
 
 class GradingState:
@@ -338,13 +350,14 @@ class GradingState:
 
 
 class GradingProcessor(SpanProcessor):
-    """Grades finished spans against PRD targets; O(1) per span on the calling thread.
+    """Grades finished spans against PRD targets, a few µs per span in ``on_end``.
+
+    Run it off the request thread, behind
+    :class:`~processors.off_thread.OffThreadSpanProcessor`.
 
     Args:
         targets: the targets (default: the shipped ``targets.yaml``).
-        queue_size: spans waiting for the worker; beyond it further spans are
-            dropped and counted in :attr:`dropped`.
-        interval_s: how often the worker drains the queue and evaluates alerts.
+        interval_s: how often alerts are re-evaluated when nothing reads.
         clock: wall-clock seconds, for "now" in reads (injectable for tests).
     """
 
@@ -352,19 +365,17 @@ class GradingProcessor(SpanProcessor):
         self,
         targets: Targets | None = None,
         *,
-        queue_size: int = 65_536,
         interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state = GradingState(targets or load_targets())
-        #: Queued operations, their Finished fields flattened: see on_end.
-        self._pending: list[Any] = []
-        self._pending_limit = queue_size * _FIELDS
         self._lock = threading.Lock()
         self._clock = clock
         self._interval_s = interval_s
         self._stop = threading.Event()
-        self.dropped = 0
+        #: Spans that could not be graded (logged with the next alert evaluation).
+        self.skipped = 0
+        self._skipped_logged = 0
         self._worker = threading.Thread(target=self._run, name="otelpipe-grading", daemon=True)
         self._worker.start()
 
@@ -373,70 +384,39 @@ class GradingProcessor(SpanProcessor):
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        pending = self._pending
-        if len(pending) >= self._pending_limit:
-            self.dropped += 1  # approximate under contention
-            return
-        # One list.extend is one C call, atomic under the GIL: a span's fields
-        # stay together whichever threads end spans, and no object is kept per
-        # span (a queued tuple cost the request thread ~0.3 µs more). The SDK's
-        # own fields are read, not the public properties (a mappingproxy over
-        # BoundedAttributes, property calls); those remain the fallback for an
-        # SDK that renames its fields.
-        try:
-            pending.extend(
-                (
-                    span._attributes._dict,  # type: ignore[union-attr]
-                    span._kind is _SERVER,
-                    span._status._status_code is _ERROR,
-                    span._start_time,
-                    span._end_time,
-                    span._context[0],  # type: ignore[index]
-                )
-            )
-        except (AttributeError, TypeError):
-            pending.extend(finished(span))
+        with self._lock:
+            try:
+                self.state.record_finished(finished(span))
+            except Exception:  # an odd span must not stop grading, nor reach the caller
+                self.skipped += 1
 
     def shutdown(self) -> None:
         self._stop.set()
         self._worker.join(timeout=5)
-        self.drain()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        self.drain()
         return True
 
-    # -- worker ----------------------------------------------------------------
+    # -- alerts ----------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:
-                self.drain()
+                with self._lock:
+                    self.state.evaluate_alerts(self._clock())
             except Exception:  # keep the worker alive whatever an alert callback did
-                _log.exception("grading worker failed")
-
-    def drain(self) -> None:
-        """Process every queued span and re-evaluate alerts."""
-        with self._lock:
-            pending = self._pending
-            taken = len(pending)  # spans ending meanwhile extend past it
-            fields = iter(pending[:taken])
-            del pending[:taken]
-            failed = 0
-            for op in zip(*[fields] * _FIELDS, strict=False):  # the flat fields, six at a time
-                try:
-                    self.state.record_finished(op)
-                except Exception:  # one odd span must not stop the grading of others
-                    failed += 1
-            if failed:
-                _log.warning("grading skipped %d spans it could not read", failed)
-            self.state.evaluate_alerts(self._clock())
+                _log.exception("grading alert evaluation failed")
+            if self.skipped > self._skipped_logged:
+                _log.warning("grading skipped %d spans it could not read", self.skipped)
+                self._skipped_logged = self.skipped
 
     def subscribe(self, callback: AlertCallback) -> None:
-        """Call ``callback(alert, "raised" | "resolved")`` on the worker thread."""
+        """Call ``callback(alert, "raised" | "resolved")`` where alerts are evaluated: on
+        the grading worker, or in :meth:`read`."""
         self.state.alerts.subscribe(callback)
 
     def read(self, reader: Callable[[GradingState, float], Any]) -> Any:
-        """Run ``reader(state, now)`` on current data, under the lock."""
-        self.drain()
+        """Re-evaluate alerts, then run ``reader(state, now)``, under the lock."""
         with self._lock:
-            return reader(self.state, self._clock())
+            now = self._clock()
+            self.state.evaluate_alerts(now)
+            return reader(self.state, now)

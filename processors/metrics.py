@@ -12,7 +12,10 @@ Observable instruments read the grading state on the metric reader's thread
 | ``otelpipe.prd.hit_rate{category}`` (%) | ``otelpipe_prd_hit_rate_percent`` |
 | ``otelpipe.health.score`` (0-100) | ``otelpipe_health_score`` |
 | ``otelpipe.alerts.active{category, severity}`` (1 while active) | ``otelpipe_alerts_active`` |
-| ``otelpipe.grading.dropped_spans`` | ``otelpipe_grading_dropped_spans_total`` |
+
+Spans that never reach grading (the off-thread queue was full) are counted
+where every dropped span is: ``otel_sdk_processor_span_processed_total``
+with ``error_type="queue_full"``.
 """
 
 from __future__ import annotations
@@ -95,9 +98,6 @@ def register_metrics(meter: Meter, grading: GradingProcessor) -> None:
             Observation(1, {"category": a.category, "severity": a.severity}) for a in snapshot()[2]
         ]
 
-    def dropped(_options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(grading.dropped)]
-
     meter.create_observable_gauge(
         "otelpipe.prd.grade",
         [grade],
@@ -136,10 +136,4 @@ def register_metrics(meter: Meter, grading: GradingProcessor) -> None:
         [alerts],
         unit="{alert}",
         description="1 for each active PRD alert.",
-    )
-    meter.create_observable_counter(
-        "otelpipe.grading.dropped_spans",
-        [dropped],
-        unit="{span}",
-        description="Spans the grading worker could not keep up with.",
     )

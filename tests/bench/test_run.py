@@ -52,8 +52,18 @@ def test_per_request_figures_stand_beside_the_bare_baseline(report: tuple[dict, 
 def test_per_span_pipeline_and_memory_have_baselines(report: tuple[dict, Path]) -> None:
     figures = report[0]
     variants = figures["per_span"]["variants"]
-    assert {"sdk+export", "sdk+export+slow_queries", "sdk+export+both"} <= variants.keys()
+    assert {
+        "sdk+export",
+        "off_thread+export",
+        "off_thread+export+slow_queries",
+        "off_thread+export+grading",
+        "off_thread+export+both",
+    } <= variants.keys()
+    worker = figures["per_span"]["worker_us_per_span"]
+    assert set(worker) == {"hand-off", "slow_queries", "grading", "both"}
+    assert all(us > 0 for us in worker.values())
     assert all("baseline_us_per_span" in v and "added_us" in v for v in variants.values())
+    assert all(v["process"]["us_per_span"] >= v["us_per_span"] for v in variants.values())
     pipeline = figures["pipeline"]
     assert pipeline["baseline_spans_per_s"] > 0
     step = pipeline["steps"][0]
