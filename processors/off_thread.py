@@ -110,7 +110,9 @@ class OffThreadSpanProcessor(SpanProcessor):
             otel_metrics.OTEL_SDK_PROCESSOR_SPAN_QUEUE_SIZE,
             [lambda _options: [Observation(len(self._queue), component)]],
             unit="{span}",
-            description="Spans waiting for the off-thread span processor's worker.",
+            # The SDK processors' wording: one metric, one help text in Prometheus.
+            description="The number of spans in the queue of a given instance of an SDK span "
+            "processor.",
         )
         self._worker = self._start_worker()
         # A forked child inherits the queue but not the thread (gunicorn --preload).
