@@ -72,13 +72,17 @@ def _off_thread(*processors: SpanProcessor, **options: Any) -> OffThreadSpanProc
 
 def _analyses(log_dir: Path) -> dict[str, Callable[[], list[SpanProcessor]]]:
     """Our processors, by name; each call makes new ones."""
+
+    def slow_queries() -> list[SpanProcessor]:
+        return [SlowQueryProcessor(log_dir / "slow.jsonl")]
+
+    def grading() -> list[SpanProcessor]:
+        return [GradingProcessor()]
+
     return {
-        "slow_queries": lambda: [SlowQueryProcessor(log_dir / "slow.jsonl")],
-        "grading": lambda: [GradingProcessor()],
-        "both": lambda: [
-            SlowQueryProcessor(log_dir / "slow.jsonl"),
-            GradingProcessor(),
-        ],
+        "slow_queries": slow_queries,
+        "grading": grading,
+        "both": lambda: [*slow_queries(), *grading()],
     }
 
 

@@ -181,6 +181,7 @@ class OffThreadSpanProcessor(SpanProcessor):
                         processor.on_end(span)
                     except Exception as exc:  # one processor's fault must not starve the others
                         name = type(processor).__name__
-                        failures[name] = failures.get(name, (0, exc))[0] + 1, exc
+                        count, _ = failures.get(name, (0, exc))
+                        failures[name] = count + 1, exc
         for name, (count, exc) in failures.items():
             _log.warning("%s failed on %d spans, last with %r", name, count, exc)
