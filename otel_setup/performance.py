@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from otel_setup.config import ConfigError, Settings
 from otel_setup.providers import Providers
-from processors.api import PREFIX, performance_router
+from processors.api import PREFIX, performance_app
 from processors.classify import Classifier
 from processors.grading import GradingProcessor
 from processors.metrics import register_metrics
@@ -57,13 +57,13 @@ def install_performance(
     providers.span_processors.add_span_processor(grading)
     register_metrics(meter, grading)
     if app is not None and settings.performance_api:
-        router = performance_router(
+        api = performance_app(
             grading,
             slow_queries,
             service_name=settings.service_name,
             prometheus_url=settings.prometheus_url,
         )
-        app.include_router(router, prefix=PREFIX)
+        app.mount(PREFIX, api)
     # Its own classifier: this one is called on request threads, the grading
     # state's on the worker.
     return Performance(grading, slow_queries, Classifier(targets).route_category)

@@ -7,10 +7,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from starlette.routing import Mount
 
 from otel_setup import providers as providers_module
 from otel_setup.config import ConfigError
 from otel_setup.routes import RouteTemplates
+from processors.api import PREFIX
 from tests.support import metric_points
 
 ACTIVE = "http.server.active_requests"
@@ -110,8 +112,21 @@ def test_excluded_paths_are_not_traced(client_and_spans) -> None:
 def test_no_duplicate_server_span_from_fastapi_native_telemetry(client_and_spans) -> None:
     client, spans = client_and_spans
     client.get("/items/5")
-    assert len(_server_spans(spans)) == 1
+    client.get("/api/v1/performance/metrics")  # a FastAPI app of its own, mounted
+    assert len(_server_spans(spans)) == 2
     assert not [s for s in spans.get_finished_spans() if s.name.startswith("fastapi.")]
+
+
+def test_the_performance_api_is_one_mount_ahead_of_the_services_routes(instrument) -> None:
+    # Routes are matched in order, and setup comes before the service's routes:
+    # a request must pay one prefix match for the API, not a try of each route.
+    app = FastAPI()
+    instrument(app)
+    app.get("/health")(lambda: "ok")
+    ahead = app.routes[: [getattr(r, "path", None) for r in app.routes].index("/health")]
+    (api,) = [r for r in ahead if getattr(r, "path", "").startswith(PREFIX)]
+    assert isinstance(api, Mount)
+    assert TestClient(app).get(f"{PREFIX}/health").status_code == 200
 
 
 def test_server_spans_carry_their_slo_class(client_and_spans) -> None:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.trace import SpanKind
 
-from processors.api import PREFIX, performance_router
+from processors.api import PREFIX, performance_app
 from processors.grading import GradingProcessor
 from processors.slow_queries import SlowQueryProcessor
 from tests.processors.spans import span
@@ -29,7 +29,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     grading.on_end(span(1500.0, end_s=NOW, kind=SpanKind.SERVER, http__route="/reports"))
     slow.on_end(span(900.0, end_s=NOW, db__system="postgresql", db__statement="SELECT 1"))
     app = FastAPI()
-    app.include_router(performance_router(grading, slow), prefix=PREFIX)
+    app.mount(PREFIX, performance_app(grading, slow))
     with TestClient(app) as test_client:
         yield test_client
     grading.shutdown()

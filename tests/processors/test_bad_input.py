@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from opentelemetry.trace import SpanKind
 
 from processors import report
-from processors.api import PREFIX, performance_router
+from processors.api import PREFIX, performance_app
 from processors.classify import CATEGORY_ATTRIBUTE
 from processors.grading import GradingProcessor
 from processors.scrub import scrub_attributes, scrub_text
@@ -198,7 +198,7 @@ def test_unknown_categories_are_not_graded_and_break_nothing(
 def api() -> Iterator[TestClient]:
     grading = GradingProcessor(interval_s=3600)
     app = FastAPI()
-    app.include_router(performance_router(grading), prefix=PREFIX)
+    app.mount(PREFIX, performance_app(grading))
     with TestClient(app) as client:
         yield client
     grading.shutdown()

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.trace import SpanKind
 
-from processors.api import OWN_ROUTES, PREFIX, performance_router
+from processors.api import OWN_ROUTES, PREFIX, performance_app
 from processors.dashboard import Dashboard, Prometheus, dashboard_router
 from processors.dashboard.document import cache_rating
 from processors.dashboard.queries import WINDOWS, Queries
@@ -114,9 +114,7 @@ def test_bad_parameters_answer_422_naming_them(params: dict[str, str], field: st
 def test_unreachable_prometheus_is_said_and_grading_still_shows(grading: GradingProcessor) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     app = FastAPI()
-    app.include_router(
-        performance_router(grading, service_name="orders", prometheus_url=url), prefix=PREFIX
-    )
+    app.mount(PREFIX, performance_app(grading, service_name="orders", prometheus_url=url))
     body = TestClient(app).get(f"{PREFIX}/dashboard/data").json()
     assert body["prometheus"]["ok"] is False
     assert body["prometheus"]["error"].startswith(f"Prometheus at {url} is unreachable")
