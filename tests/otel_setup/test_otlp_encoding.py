@@ -1,0 +1,173 @@
+"""Our OTLP trace encoder writes what the SDK's encoder builds, for any span."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
+
+from otel_setup.otlp_encoding import GrpcSpanExporter, encode_spans
+
+
+def _same_as_sdk(spans: list[ReadableSpan]) -> None:
+    ours = ExportTraceServiceRequest.FromString(encode_spans(spans))
+    expected = sdk_encode(spans)
+    # Bytes, not messages: a NaN attribute is equal to itself only as bytes.
+    assert ours.SerializeToString(deterministic=True) == expected.SerializeToString(
+        deterministic=True
+    ), f"\nours: {ours}\nsdk:  {expected}"
+
+
+_ids = st.integers(1, 2**64 - 1)
+_text = st.text(max_size=80)
+_primitives = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    _text,
+    st.binary(max_size=20),
+)
+_values = st.recursive(
+    _primitives,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_attributes = st.dictionaries(st.text(min_size=1, max_size=30), _values, max_size=6)
+_contexts = st.builds(
+    SpanContext,
+    trace_id=st.integers(1, 2**128 - 1),
+    span_id=_ids,
+    is_remote=st.booleans(),
+    trace_flags=st.just(TraceFlags(TraceFlags.SAMPLED)),
+    trace_state=st.sampled_from(
+        [None, TraceState(), TraceState([("vendor", "abc")]), TraceState([("a", "1"), ("b", "2")])]
+    ),
+)
+_resources = st.builds(
+    Resource,
+    st.dictionaries(st.text(min_size=1, max_size=20), _primitives, max_size=4),
+    st.sampled_from([None, "", "https://opentelemetry.io/schemas/1.26.0"]),
+)
+_scopes = st.one_of(
+    st.none(),
+    st.builds(
+        InstrumentationScope,
+        name=st.sampled_from(["otel_setup.http.server", "app", ""]),
+        version=st.sampled_from([None, "", "1.2.3"]),
+        schema_url=st.sampled_from([None, "", "https://opentelemetry.io/schemas/1.26.0"]),
+        attributes=st.one_of(st.none(), _attributes),
+    ),
+)
+_spans = st.builds(
+    ReadableSpan,
+    name=_text,
+    context=_contexts,
+    parent=st.one_of(st.none(), _contexts),
+    resource=_resources,
+    attributes=_attributes,
+    events=st.lists(
+        st.builds(Event, _text, _attributes, st.one_of(st.none(), st.integers(1, 2**63))),
+        max_size=3,
+    ),
+    links=st.lists(st.builds(Link, _contexts, st.one_of(st.none(), _attributes)), max_size=3),
+    kind=st.sampled_from(SpanKind),
+    status=st.builds(Status, st.sampled_from(StatusCode), st.one_of(st.none(), _text)),
+    start_time=st.integers(0, 2**64 - 1),
+    end_time=st.integers(0, 2**64 - 1),
+    instrumentation_scope=_scopes,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_spans, min_size=1, max_size=5))
+def test_any_spans_encode_as_the_sdk_encodes_them(spans: list[ReadableSpan]) -> None:
+    _same_as_sdk(spans)
+
+
+def test_spans_of_a_tracer_provider_with_their_dropped_counts_and_grouping() -> None:
+    finished = InMemorySpanExporter()
+    limits = SpanLimits(max_span_attributes=2, max_events=1, max_links=1)
+    provider = TracerProvider(resource=Resource({"service.name": "orders"}), span_limits=limits)
+    provider.add_span_processor(SimpleSpanProcessor(finished))
+    server, client = provider.get_tracer("server", "1.0"), provider.get_tracer("client")
+    remote = SpanContext(7, 8, is_remote=True)
+    with server.start_as_current_span(
+        "GET /items/{id}",
+        kind=SpanKind.SERVER,
+        attributes={"http.request.method": "GET", "url.path": "/items/1", "extra": 1},
+        links=[Link(remote, {"k": "v"}), Link(remote)],
+    ) as span:
+        span.add_event("first", {"n": 1})
+        span.add_event("second")
+        try:
+            raise ValueError("boom")
+        except ValueError as exc:
+            span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+        client.start_span("SELECT items", kind=SpanKind.CLIENT).end()
+    server.start_span("GET /health").end()
+    spans = list(finished.get_finished_spans())
+    assert spans[1].dropped_attributes and spans[1].dropped_events and spans[1].dropped_links
+    _same_as_sdk(spans)
+    request = ExportTraceServiceRequest.FromString(encode_spans(spans))
+    (resource_spans,) = request.resource_spans
+    assert [[s.name for s in scope.spans] for scope in resource_spans.scope_spans] == [
+        ["SELECT items"],
+        ["GET /items/{id}", "GET /health"],
+    ]
+
+
+def test_an_attribute_that_cannot_be_encoded_is_left_out_and_logged_like_the_sdk(
+    caplog: Any,
+) -> None:
+    span = ReadableSpan(
+        "job",
+        context=SpanContext(1, 2, is_remote=False),
+        attributes={"fine": "yes", "huge": 2**70, "odd": [1, object()], "after": 3},
+    )
+    with caplog.at_level(logging.ERROR, logger="otel_setup.otlp_encoding"):
+        _same_as_sdk([span])
+    (encoded,) = ExportTraceServiceRequest.FromString(encode_spans([span])).resource_spans
+    assert [a.key for a in encoded.scope_spans[0].spans[0].attributes] == ["fine", "after"]
+    assert "huge" in caplog.text and "odd" in caplog.text
+
+
+def test_repeated_short_values_come_from_the_cache_and_stay_correct() -> None:
+    # The pair cache is keyed by field, key and value: the same pair under an
+    # event, a link or the span must still land in its own field.
+    context = SpanContext(3, 4, is_remote=False)
+    same = {"http.route": "/health"}
+    span = ReadableSpan(
+        "GET /health",
+        context=context,
+        attributes=same,
+        events=[Event("e", same)],
+        links=[Link(context, same)],
+        resource=Resource(same),
+        instrumentation_scope=InstrumentationScope("s", attributes=same),
+    )
+    for _ in range(3):
+        _same_as_sdk([span, span])
+
+
+def test_the_grpc_exporter_sends_the_encoded_request() -> None:
+    span = ReadableSpan("GET /", context=SpanContext(5, 6, is_remote=False))
+    exporter = GrpcSpanExporter(endpoint="http://127.0.0.1:9", insecure=True)
+    try:
+        assert exporter._translate_data([span]) == sdk_encode([span])
+    finally:
+        exporter.shutdown()
