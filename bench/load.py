@@ -1,18 +1,25 @@
-"""HTTP load from a separate process: ``wrk``, and the few figures we read from its output.
+"""HTTP load from a separate process: ``wrk`` for throughput, the project's load tool
+for latency at a fixed rate.
 
 The load generator must not share the interpreter (or the GIL) of the service
-it measures, so it is wrk, a C program; ``scripts/setup.sh`` installs it.
+it measures. For throughput it is wrk, a C program (``scripts/setup.sh``
+installs it); at a fixed rate well below saturation the project's own load
+tool, in the measuring process, is quick enough, and it counts latency from
+each request's scheduled start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LoadResult", "Route", "run_wrk"]
+from apps.load import LoadPlan, parse_endpoint, percentile, run_load
+
+__all__ = ["LoadResult", "OpenLoad", "Route", "open_loop", "run_wrk"]
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
@@ -84,3 +91,38 @@ def run_wrk(base_url: str, route: Route, seconds: float, connections: int) -> Lo
     url = base_url + ("/" if route.script is not None else route.path)
     completed = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 60)
     return parse_wrk(completed.stdout + completed.stderr)
+
+
+@dataclass(frozen=True)
+class OpenLoad:
+    """What an open-loop run measured: each request's status and latency."""
+
+    statuses: list[int]
+    latencies_s: list[float]
+    #: How far the load tool itself fell behind its schedule.
+    max_start_lag_s: float
+
+    @property
+    def answered(self) -> int:
+        """Requests answered 200."""
+        return sum(1 for status in self.statuses if status == 200)
+
+    def percentile_ms(self, p: float) -> float:
+        return percentile(sorted(self.latencies_s), p) * 1000
+
+
+def open_loop(url: str, rate: float, seconds: float, path: str = "/items/{id}") -> OpenLoad:
+    """``rate`` requests/s for ``seconds`` through the load tool. Latency counts from each
+    request's scheduled start, so a stall cannot hide by slowing the load down."""
+    plan = LoadPlan(
+        base_url=url,
+        endpoints=(parse_endpoint(path),),
+        duration_s=seconds,
+        rate=rate,
+        concurrency=32,
+        timeout_s=10,
+    )
+    result = asyncio.run(run_load(plan))
+    (samples,) = result.samples.values()
+    statuses = [s for s, n in samples.statuses.items() for _ in range(n)]
+    return OpenLoad(statuses, samples.latencies, result.max_start_lag_s)

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests import support
+from otelpipe.stack.ephemeral import BlackHole
 
 GLOBAL_SPANS = InMemorySpanExporter()
 GLOBAL_METRICS = InMemoryMetricReader()
@@ -44,5 +44,5 @@ def global_metrics() -> InMemoryMetricReader:
 @pytest.fixture
 def black_hole() -> Iterator[str]:
     """URL of an endpoint that accepts connections and never answers."""
-    with support.black_hole() as url:
-        yield url
+    with BlackHole() as hole:
+        yield hole.url

@@ -2,58 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from apps.load import LoadPlan, parse_endpoint, percentile, run_load
 from bench.proc import rss_mb
 from otelpipe.stack.ephemeral import free_port
 
 __all__ = [
-    "Load",
     "RssPeaks",
-    "black_hole",
     "counts_by_error_type",
     "eventually",
     "free_port",
-    "open_loop",
     "service_log",
 ]
 
 T = TypeVar("T")
-
-
-@contextlib.contextmanager
-def black_hole() -> Iterator[str]:
-    """An endpoint that accepts connections and never answers: the worst broken collector."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        server.close()
-        for conn in held:
-            conn.close()
 
 
 def eventually(probe: Callable[[], T], *, timeout_s: float = 60.0, what: str) -> T:
@@ -104,39 +74,6 @@ class RssPeaks(threading.Thread):
 
     def __exit__(self, *_: object) -> None:
         self.stop()
-
-
-@dataclass
-class Load:
-    """What an open-loop run of ``GET /items/{id}`` measured."""
-
-    statuses: list[int]
-    latencies_s: list[float]
-    max_start_lag_s: float
-
-    @property
-    def answered(self) -> int:
-        return sum(1 for status in self.statuses if status == 200)
-
-    def percentile_ms(self, p: float) -> float:
-        return percentile(sorted(self.latencies_s), p) * 1000
-
-
-def open_loop(url: str, rate: float, seconds: float, path: str = "/items/{id}") -> Load:
-    """``rate`` requests/s for ``seconds`` through the load engine (latency from each
-    request's scheduled start, so a stall cannot hide by slowing the load down)."""
-    plan = LoadPlan(
-        base_url=url,
-        endpoints=(parse_endpoint(path),),
-        duration_s=seconds,
-        rate=rate,
-        concurrency=32,
-        timeout_s=10,
-    )
-    result = asyncio.run(run_load(plan))
-    (samples,) = result.samples.values()
-    statuses = [s for s, n in samples.statuses.items() for _ in range(n)]
-    return Load(statuses, samples.latencies, result.max_start_lag_s)
 
 
 def service_log(path: Path) -> list[dict[str, Any]]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import TracebackType
 
 from otelpipe.stack.progress import Progress, quiet
 from otelpipe.stack.settings import PORT_DEFAULTS, StackSettings
 from otelpipe.stack.supervisor import down, up
 
-__all__ = ["ephemeral_stack", "free_port"]
+__all__ = ["BlackHole", "ephemeral_stack", "free_port"]
 
 
 def free_port() -> int:
@@ -25,6 +27,50 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class BlackHole:
+    """An endpoint that accepts connections and never answers: the worst broken collector.
+
+    A dead collector refuses the connection at once; this one lets every call
+    wait for its own timeout. Connections are held until the block ends.
+
+    >>> with BlackHole() as hole:
+    ...     hole.url.startswith("http://127.0.0.1:"), hole.accepted
+    (True, 0)
+    """
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self.port: int = self._server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    @property
+    def accepted(self) -> int:
+        """Connections accepted so far: a client that connected is now waiting on it."""
+        return len(self._held)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self._held.append(self._server.accept()[0])
+            except OSError:  # closed on exit
+                return
+
+    def __enter__(self) -> BlackHole:
+        threading.Thread(target=self._accept, name="black-hole", daemon=True).start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.close()
+        for connection in self._held:
+            connection.close()
 
 
 @contextlib.contextmanager

@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 
+from bench.load import OpenLoad, open_loop
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
-from tests.support import Load, RssPeaks, eventually, free_port, open_loop, service_log
+from tests.support import RssPeaks, eventually, free_port, service_log
 
 pytestmark = pytest.mark.e2e
 
@@ -134,8 +135,8 @@ def test_a_dead_or_black_holing_collector_costs_the_service_nothing(
         for variant, endpoint in endpoints.items():
             services[variant] = _start(stack_settings, variant, endpoint)
         started = time.monotonic()
-        loads: dict[str, list[Load]] = {variant: [] for variant in services}
-        warm_ups: dict[str, Load] = {}
+        loads: dict[str, list[OpenLoad]] = {variant: [] for variant in services}
+        warm_ups: dict[str, OpenLoad] = {}
         with RssPeaks({v: s.process.pid for v, s in services.items()}) as rss:
             for variant, service in services.items():  # caches, connections: not measured
                 warm_ups[variant] = open_loop(service.url, RATE, WARM_UP_S)

@@ -17,10 +17,11 @@ import uuid
 
 import pytest
 
+from bench.load import OpenLoad, open_loop
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, start_service
 from otelpipe.queries import iter_log_records, jaeger_traces
-from tests.support import Load, eventually, free_port, open_loop, service_log
+from tests.support import eventually, free_port, service_log
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +46,7 @@ def test_sigterm_under_load_flushes_and_exits_in_bounded_time(
         stack_settings, app=GATEWAY_APP, port=free_port(), extra_env=env,
         service=f"sigterm-{collector}-{uuid.uuid4().hex[:8]}",
     )  # fmt: skip
-    loads: list[Load] = []
+    loads: list[OpenLoad] = []
     load = threading.Thread(target=lambda: loads.append(open_loop(service.url, RATE, LOAD_S)))
     try:
         load.start()

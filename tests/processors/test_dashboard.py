@@ -15,13 +15,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.trace import SpanKind
 
+from otelpipe.stack.ephemeral import BlackHole
 from processors.api import OWN_ROUTES, PREFIX, performance_app
 from processors.dashboard import Dashboard, Prometheus, dashboard_router
 from processors.dashboard.document import cache_rating
 from processors.dashboard.queries import WINDOWS, Queries
 from processors.grading import GradingProcessor
 from tests.processors.spans import span
-from tests.support import black_hole, free_port
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 50_000.0
@@ -127,8 +128,8 @@ def test_unreachable_prometheus_is_said_and_grading_still_shows(grading: Grading
 
 
 def test_a_prometheus_that_never_answers_times_out_with_a_message() -> None:
-    with black_hole() as url:
-        client = _client(Dashboard(Prometheus(url, timeout_s=0.5), OWN_ROUTES))
+    with BlackHole() as hole:
+        client = _client(Dashboard(Prometheus(hole.url, timeout_s=0.5), OWN_ROUTES))
         body = client.get("/dashboard/data", params={"window": "7d"}).json()
     assert body["prometheus"]["ok"] is False
     assert "unreachable" in body["prometheus"]["error"]
