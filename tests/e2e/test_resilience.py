@@ -3,12 +3,17 @@
 Three gateways run side by side, alike but for where they export: the stack's
 collector (healthy), a port nobody listens on (dead: connection refused), and
 a black hole (accepts the connection, never answers). Each gets the same
-open-loop load, in alternating rounds so that the noise of a shared 2-core
-machine falls on all three alike; each one's latency is the median over the
-rounds. Measured: p50/p99, peak RSS of each service process, the SDK's log
-lines, and the health counts each service logs at shutdown — checked against
-what the backends hold (healthy) or against what the service made (dead, black
-hole). The figures are printed and recorded in docs/reliability.md.
+open-loop load in alternating rounds. Asserted: every request answered, peak
+RSS of each service process under a ceiling, the SDK's log lines at most once
+per interval, graceful exit, and the health counts each service logs at
+shutdown — checked against what the backends hold (healthy) or against what
+the service made (dead, black hole).
+
+Latency is printed, not asserted: on a shared 2-core machine one p99 moves by
+more than the 10 % goal between identical runs. ``otelpipe bench`` measures
+it (``degraded_collector``: p99 of each variant against the healthy one, in
+the same run), and ``tests/otel_setup/test_stuck_collector.py`` proves without
+a clock that no request waits for an export.
 """
 
 from __future__ import annotations
@@ -34,11 +39,6 @@ pytestmark = pytest.mark.e2e
 #: inside what one uvicorn worker serves on this machine (~280 req/s closed loop).
 RATE = 100.0
 ROUNDS, ROUND_S, WARM_UP_S = 3, 10.0, 3.0
-#: p99 degraded vs healthy. The goal is within 10 %; on a shared 2-core machine one
-#: p99 moves by more than that between identical runs, so the test asserts a bound
-#: that only a real regression crosses (work on the request thread, a lock, a stall)
-#: and prints the measured ratio.
-P99_BOUND = (1.5, 10.0)  # at most 1.5× the healthy p99, or 10 ms more, whichever is larger
 #: Resident memory ceiling of a gateway: ~110 MB running, + the full span queue
 #: (8,192 spans, ~35 MB measured) and log queue (8,192 records), with room for
 #: the allocator. A leak or an unbounded buffer crosses it within the run.
@@ -179,10 +179,6 @@ def test_a_dead_or_black_holing_collector_costs_the_service_nothing(
         spam = {k: n for k, n in _sdk_lines_per_kind(records[variant]).items() if n > allowed}
         assert not spam, f"{variant}: SDK lines more often than once per interval: {spam}"
     for variant in ("dead", "black_hole"):
-        ratio, bound = P99_BOUND
-        assert p99[variant] <= max(ratio * p99["healthy"], p99["healthy"] + bound), (
-            f"{variant} p99 {p99[variant]:.1f} ms vs healthy {p99['healthy']:.1f} ms"
-        )
         _check_degraded_counts(counts[variant], _made_log_records(records[variant]),
                                requests[variant])  # fmt: skip
     _check_healthy_delivery(
