@@ -23,13 +23,38 @@ from otelpipe.stack import StackSettings
 from otelpipe.stack.ephemeral import free_port
 from otelpipe.stack.progress import Progress
 
-__all__ = ["ROUTES", "gateways", "measure"]
+__all__ = ["ROUTES", "gateways", "measure", "start_gateway"]
 
 BASELINE = "bare"
 ROUTES = {
     "trivial": Route("/health"),
     "realistic": Route("/items/{random id}", Path(__file__).with_name("random_items.lua")),
 }
+
+
+def start_gateway(
+    settings: StackSettings,
+    run_id: str,
+    mode: str,
+    name: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> ServiceProcess:
+    """The demo gateway in bench ``mode`` as service ``bench-<name>`` (``name``: the mode)."""
+    name = name or mode
+    return start_service(
+        settings,
+        app=GATEWAY_APP,
+        service=f"bench-{name}",
+        port=free_port(),
+        extra_env={
+            "OTELPIPE_BENCH_MODE": mode,
+            # /health is the trivial route: traced like any other here.
+            "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS": "/metrics",
+            "OTELPIPE_SLOW_QUERY_LOG": str(settings.logs_dir / f"bench-{name}-slow.jsonl"),
+            "OTEL_RESOURCE_ATTRIBUTES": f"otelpipe.run_id={run_id}",
+            **(extra_env or {}),
+        },
+    )
 
 
 @contextmanager
@@ -40,21 +65,8 @@ def gateways(
     with ExitStack() as running:
         services = {}
         for mode in modes:
-            service = start_service(
-                settings,
-                app=GATEWAY_APP,
-                service=f"bench-{mode}",
-                port=free_port(),
-                extra_env={
-                    "OTELPIPE_BENCH_MODE": mode,
-                    # /health is the trivial route: traced like any other here.
-                    "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS": "/metrics",
-                    "OTELPIPE_SLOW_QUERY_LOG": str(settings.logs_dir / f"bench-{mode}-slow.jsonl"),
-                    "OTEL_RESOURCE_ATTRIBUTES": f"otelpipe.run_id={run_id}",
-                },
-            )
-            running.callback(service.stop)
-            services[mode] = service
+            services[mode] = start_gateway(settings, run_id, mode)
+            running.callback(services[mode].stop)
         yield services
 
 

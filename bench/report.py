@@ -76,6 +76,28 @@ def _per_request(section: dict[str, Any]) -> list[str]:
     return [*lines, "", *_goals(section)]
 
 
+def _degraded(section: dict[str, Any]) -> list[str]:
+    load = section["load"]
+    lines = [
+        f"## Degraded collector (baseline: our gateway with a {section['baseline']} collector)",
+        "",
+        f"{load['tool']}: `{load['path']}` at {load['requests_per_s']} req/s, "
+        f"{load['rounds']} alternating rounds of {load['seconds_per_round']} s per variant. "
+        "Median round.",
+        "",
+        "| collector | p50 ms | p99 ms | healthy p99 ms | p99 × healthy | rounds p99 ms "
+        "| answered |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for variant, f in section["variants"].items():
+        lines.append(
+            f"| {variant} | {f['p50_ms']} | {f['p99_ms']} | {f.get('baseline_p99_ms', '')} "
+            f"| {f.get('p99_ratio', '')} | {f['rounds_p99_ms']} "
+            f"| {f['answered']}/{f['requests']} |"
+        )
+    return [*lines, "", *_goals(section)]
+
+
 def _per_span(section: dict[str, Any]) -> list[str]:
     lines = [
         f"## Per span (baseline: the SDK with its batch export queue, {section['rounds']} "
@@ -157,6 +179,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {report['machine']}",
         "",
         *_per_request(report["per_request"]),
+        "",
+        *_degraded(report["degraded_collector"]),
         "",
         *_per_span(report["per_span"]),
         "",

@@ -1,7 +1,8 @@
 """``otelpipe bench``: every measurement in one run on one machine, then the report.
 
 A throw-away stack (own state directory, free ports) serves the run and is
-stopped afterwards. Order: per-request rounds (the three gateways up); then,
+stopped afterwards. Order: per-request rounds (the three gateways up), then
+the degraded-collector rounds (our gateway beside two exporting nowhere); then,
 with no gateway running, pipeline throughput; the memory soak on fresh
 gateways (warmed up under load first); and the in-process per-span and
 processor-memory measurements last.
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import memory, per_request, per_span, pipeline, report
+from bench import degraded, memory, per_request, per_span, pipeline, report
 from otelpipe.stack.ephemeral import ephemeral_stack
 from otelpipe.stack.progress import Progress
 
@@ -45,18 +46,34 @@ class Profile:
     pipeline_rates: tuple[int, ...]
     pipeline_seconds: float
     memory_spans: int
+    degraded_rate: float
+    degraded_rounds: int
+    degraded_seconds: float
     memory_routes: int = 10_000
 
 
 PROFILES = {
-    # About 2.5 minutes on a 2-core machine.
-    "quick": Profile("quick", 3, 4, 16, 15, 5, 5, 10_000, (1000, 2000, 4000), 4, 100_000),
+    # About 3 minutes on a 2-core machine.
+    "quick": Profile(
+        "quick", rounds=3, seconds_per_round=4, connections=16,
+        soak_seconds=15, soak_samples=5, span_rounds=5, spans_per_round=10_000,
+        pipeline_rates=(1000, 2000, 4000), pipeline_seconds=4, memory_spans=100_000,
+        degraded_rate=100, degraded_rounds=2, degraded_seconds=3,
+    ),
     "full": Profile(
-        "full", 7, 10, 16, 600, 60, 7, 50_000, (1000, 2000, 3000, 4000, 6000, 8000), 15, 1_000_000
+        "full", rounds=7, seconds_per_round=10, connections=16,
+        soak_seconds=600, soak_samples=60, span_rounds=7, spans_per_round=50_000,
+        pipeline_rates=(1000, 2000, 3000, 4000, 6000, 8000), pipeline_seconds=15,
+        memory_spans=1_000_000, degraded_rate=100, degraded_rounds=5, degraded_seconds=20,
     ),
     # The test suite's: every code path, seconds instead of minutes.
-    "tiny": Profile("tiny", 1, 1, 4, 2, 2, 1, 500, (200,), 1, 2_000, 100),
-}
+    "tiny": Profile(
+        "tiny", rounds=1, seconds_per_round=1, connections=4,
+        soak_seconds=2, soak_samples=2, span_rounds=1, spans_per_round=500,
+        pipeline_rates=(200,), pipeline_seconds=1, memory_spans=2_000, memory_routes=100,
+        degraded_rate=20, degraded_rounds=1, degraded_seconds=1,
+    ),
+}  # fmt: skip
 
 
 def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) -> dict[str, Any]:
@@ -81,6 +98,14 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
                 connections=profile.connections,
                 progress=progress,
             )
+            with degraded.broken_gateways(settings, run_id) as broken:
+                out["degraded_collector"] = degraded.measure(
+                    {degraded.BASELINE: gateways["ours"], **broken},
+                    rate=profile.degraded_rate,
+                    rounds=profile.degraded_rounds,
+                    seconds=profile.degraded_seconds,
+                    progress=progress,
+                )
         # Before the soak, with no gateway running: the pipeline steps count what
         # Jaeger stores, and a soak's backlog still draining (or an idle gateway's
         # background job) would count too.

@@ -25,10 +25,18 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 
 def test_report_has_every_section_and_is_written(report: tuple[dict, Path]) -> None:
     figures, results = report
-    assert {"machine", "per_request", "per_span", "pipeline", "memory"} <= figures.keys()
+    sections = {"machine", "per_request", "degraded_collector", "per_span", "pipeline", "memory"}
+    assert sections <= figures.keys()
     assert json.loads((results / "latest.json").read_text()) == json.loads(json.dumps(figures))
     markdown = (results / "latest.md").read_text()
-    for heading in ("## Per request", "## Per span", "## Pipeline", "## Memory"):
+    headings = (
+        "## Per request",
+        "## Degraded collector",
+        "## Per span",
+        "## Pipeline",
+        "## Memory",
+    )
+    for heading in headings:
         assert heading in markdown
     assert figures["machine"]["cores"] >= 1
 
@@ -47,6 +55,22 @@ def test_per_request_figures_stand_beside_the_bare_baseline(report: tuple[dict, 
                 "spread_requests_per_s",
             } <= figures.keys()
         assert "times_cheaper_than_stock" in route["modes"]["ours"]
+
+
+def test_degraded_collector_latency_stands_beside_the_healthy_one(
+    report: tuple[dict, Path],
+) -> None:
+    section = report[0]["degraded_collector"]
+    variants = section["variants"]
+    assert set(variants) == {"healthy", "dead", "black_hole"}
+    healthy = variants["healthy"]
+    assert healthy["requests"] > 0 and healthy["p99_ms"] > 0
+    for variant in ("dead", "black_hole"):
+        figures = variants[variant]
+        assert figures["requests"] > 0
+        assert figures["baseline_p99_ms"] == healthy["p99_ms"]
+        assert figures["p99_ratio"] == pytest.approx(figures["p99_ms"] / healthy["p99_ms"], 0.01)
+    assert section["goals"]
 
 
 def test_per_span_pipeline_and_memory_have_baselines(report: tuple[dict, Path]) -> None:
@@ -71,5 +95,5 @@ def test_per_span_pipeline_and_memory_have_baselines(report: tuple[dict, Path]) 
     soak, processors = figures["memory"]["soak"], figures["memory"]["processors"]
     assert soak["baseline_rss_mb"] > 0 and soak["end_rss_mb"] > 0
     assert "baseline_mb" in processors and processors["routes_tracked"] > 0
-    for section in ("per_request", "per_span", "pipeline"):
+    for section in ("per_request", "degraded_collector", "per_span", "pipeline"):
         assert figures[section]["goals"], f"{section} states its goals"

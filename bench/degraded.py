@@ -1,0 +1,118 @@
+"""Degraded collector: the service's latency while its collector is dead or black-holing.
+
+Three gateways with our full setup, alike but for where they export: the run's
+collector (healthy, the baseline), a port nobody listens on (dead: the
+connection is refused) and a black hole (the connection is accepted, never
+answered, so every export waits for its timeout). Each gets the same fixed
+request rate on the realistic route, in alternating rounds whose order rotates,
+so the noise of the machine falls on all three alike; latency counts from each
+request's scheduled start. The goal: p99 within 10 % of the healthy one's.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from bench.load import OpenLoad, open_loop
+from bench.per_request import start_gateway
+from otelpipe.demo import ServiceProcess
+from otelpipe.stack import StackSettings
+from otelpipe.stack.ephemeral import BlackHole
+from otelpipe.stack.progress import Progress
+
+__all__ = ["BASELINE", "broken_gateways", "measure"]
+
+BASELINE = "healthy"
+PATH = "/items/{id}"
+#: A collector nobody runs: the port is refused at once.
+DEAD_ENDPOINT = "http://127.0.0.1:9"
+#: p99 degraded / healthy.
+P99_GOAL = 1.10
+
+
+@contextmanager
+def broken_gateways(settings: StackSettings, run_id: str) -> Iterator[dict[str, ServiceProcess]]:
+    """Gateways with our setup exporting to a dead collector and to a black hole."""
+    with ExitStack() as running:
+        hole = running.enter_context(BlackHole())
+        services = {}
+        for variant, endpoint in (("dead", DEAD_ENDPOINT), ("black_hole", hole.url)):
+            services[variant] = start_gateway(
+                settings,
+                run_id,
+                "ours",
+                f"ours-{variant.replace('_', '-')}",
+                # Nothing can be flushed on exit: no need to wait the default 5 s for it.
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTELPIPE_SHUTDOWN_TIMEOUT": "0.5"},
+            )
+            running.callback(services[variant].stop)
+        yield services
+
+
+def _figures(loads: list[OpenLoad], baseline: dict[str, float] | None) -> dict[str, Any]:
+    p50 = statistics.median(load.percentile_ms(50) for load in loads)
+    p99 = statistics.median(load.percentile_ms(99) for load in loads)
+    figures: dict[str, Any] = {
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
+        "rounds_p99_ms": [round(load.percentile_ms(99), 2) for load in loads],
+        "requests": sum(len(load.statuses) for load in loads),
+        "answered": sum(load.answered for load in loads),
+        "load_max_start_lag_ms": round(max(load.max_start_lag_s for load in loads) * 1000, 1),
+    }
+    if baseline is not None:
+        figures |= {
+            "baseline_p50_ms": baseline["p50_ms"],
+            "baseline_p99_ms": baseline["p99_ms"],
+            "p50_ratio": round(p50 / baseline["p50_ms"], 3),
+            "p99_ratio": round(p99 / baseline["p99_ms"], 3),
+        }
+    return figures
+
+
+def measure(
+    services: Mapping[str, ServiceProcess],
+    *,
+    rate: float,
+    rounds: int,
+    seconds: float,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Latency of every variant in ``services`` (``healthy`` among them) at ``rate`` req/s."""
+    for service in services.values():  # warm-up: imports, connections, caches
+        open_loop(service.url, rate, max(1.0, seconds / 2), PATH)
+    variants = list(services)
+    loads: dict[str, list[OpenLoad]] = {variant: [] for variant in variants}
+    for round_no in range(rounds):
+        shift = round_no % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            load = open_loop(services[variant].url, rate, seconds, PATH)
+            loads[variant].append(load)
+            progress(
+                f"degraded collector round {round_no + 1}/{rounds} {variant:<10} "
+                f"p99 {load.percentile_ms(99):6.1f} ms"
+            )
+    healthy = _figures(loads[BASELINE], None)
+    report = {
+        variant: healthy if variant == BASELINE else _figures(runs, healthy)
+        for variant, runs in loads.items()
+    }
+    degraded = [figures for variant, figures in report.items() if variant != BASELINE]
+    return {
+        "baseline": BASELINE,
+        "load": {
+            "tool": "the project's load tool (open loop, latency from the scheduled start)",
+            "path": PATH,
+            "requests_per_s": rate,
+            "seconds_per_round": seconds,
+            "rounds": rounds,
+        },
+        "variants": report,
+        "goals": {
+            "p99_within_10pct_of_healthy": all(f["p99_ratio"] <= P99_GOAL for f in degraded),
+            "every_request_answered": all(f["answered"] == f["requests"] for f in report.values()),
+        },
+    }
