@@ -18,10 +18,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -45,10 +45,14 @@ __all__ = [
     "start_service",
 ]
 
+T = TypeVar("T")
+
 GATEWAY, GATEWAY_APP = "gateway", "apps.gateway.app:app"
 PAYMENTS, PAYMENTS_APP = "payments", "apps.payments.app:app"
 #: How long the summary waits for every request to show up in Prometheus and Jaeger.
 DELIVERY_TIMEOUT_S = 30.0
+#: One query to Jaeger or Prometheus; a slower backend is reported, not waited for.
+QUERY_TIMEOUT_S = 20.0
 
 
 @dataclass
@@ -198,6 +202,8 @@ class DemoSummary:
     #: Each service's /api/v1/performance/report (window 5m), read just before it stopped.
     performance: dict[str, dict[str, Any]]
     slow_query_logs: dict[str, str]
+    #: Backends that did not answer the last query, and why ("Jaeger": "ReadTimeout: ...").
+    unanswered: dict[str, str]
 
 
 def _distributed(traces: list[dict[str, Any]]) -> int:
@@ -214,12 +220,17 @@ def _requests_in_prometheus(settings: stack.StackSettings, run_id: str) -> float
         "sum(max_over_time(http_server_request_duration_seconds_count"
         f'{{service_name="{GATEWAY}", otelpipe_run_id="{run_id}", '
         f'http_route!~"{PERFORMANCE_API}.*"}}[1h]))',
+        timeout_s=QUERY_TIMEOUT_S,
     )
     return float(counted[0]["value"][1]) if counted else 0.0
 
 
 def _gateway_traces(
-    settings: stack.StackSettings, run_id: str, limit: int, operation: str | None = None
+    settings: stack.StackSettings,
+    run_id: str,
+    since: float,
+    limit: int,
+    operation: str | None = None,
 ) -> list[dict[str, Any]]:
     return jaeger_traces(
         settings.url("jaeger_query"),
@@ -227,16 +238,38 @@ def _gateway_traces(
         operation=operation,
         tags={"otelpipe.run_id": run_id},
         limit=limit,
+        since=since,
+        timeout_s=QUERY_TIMEOUT_S,
     )
 
 
-def _wait_delivered(settings: stack.StackSettings, run_id: str, sent: int) -> tuple[float, int]:
+def _answer(backend: str, query: Callable[[], T], unanswered: dict[str, str], none: T) -> T:
+    """``query()``; if the backend fails it, ``none``, with the reason kept in ``unanswered``."""
+    try:
+        answer = query()
+    except (httpx.HTTPError, RuntimeError) as exc:
+        unanswered[backend] = f"{type(exc).__name__}: {exc}"
+        return none
+    unanswered.pop(backend, None)
+    return answer
+
+
+def _wait_delivered(
+    settings: stack.StackSettings, run_id: str, since: float, sent: int, unanswered: dict[str, str]
+) -> tuple[float, int]:
     """(requests in Prometheus, gateway traces in Jaeger) once both reach ``sent``, or
     what they are after :data:`DELIVERY_TIMEOUT_S`."""
     deadline = time.monotonic() + DELIVERY_TIMEOUT_S
     while True:
-        counted = _requests_in_prometheus(settings, run_id)
-        traces = len(_gateway_traces(settings, run_id, limit=2 * sent))
+        counted = _answer(
+            "Prometheus", lambda: _requests_in_prometheus(settings, run_id), unanswered, 0.0
+        )
+        traces = _answer(
+            "Jaeger",
+            lambda: len(_gateway_traces(settings, run_id, since, limit=2 * sent)),
+            unanswered,
+            0,
+        )
         if (counted >= sent and traces >= sent) or time.monotonic() >= deadline:
             return counted, traces
         time.sleep(1)
@@ -245,6 +278,7 @@ def _wait_delivered(settings: stack.StackSettings, run_id: str, sent: int) -> tu
 def _summarise(
     settings: stack.StackSettings,
     run_id: str,
+    since: float,
     load: dict[str, Any],
     load_report: Path,
     services: dict[str, ServiceProcess],
@@ -252,8 +286,14 @@ def _summarise(
 ) -> DemoSummary:
     """Read back, once the pipeline has delivered, what the backends hold of this run."""
     sent = load["totals"]["requests"] + 1  # and the one slow report
-    counted, traces = _wait_delivered(settings, run_id, sent)
-    checkouts = _gateway_traces(settings, run_id, limit=sent, operation="POST /checkout/{item_id}")
+    unanswered: dict[str, str] = {}
+    counted, traces = _wait_delivered(settings, run_id, since, sent, unanswered)
+    checkouts = _answer(
+        "Jaeger",
+        lambda: _gateway_traces(settings, run_id, since, sent, "POST /checkout/{item_id}"),
+        unanswered,
+        [],
+    )
     logs = sum(
         1
         for r in iter_log_records(settings.telemetry_logs_dir)
@@ -273,6 +313,7 @@ def _summarise(
         service_logs={name: str(s.log) for name, s in services.items()},
         performance=performance,
         slow_query_logs={name: str(slow_query_log(settings, name)) for name in services},
+        unanswered=unanswered,
     )
 
 
@@ -343,8 +384,17 @@ Logs      {summary.log_records_in_storage} records in log storage  \
           service stdout (JSON lines): {", ".join(summary.service_logs.values())}
 Grades (/api/v1/performance/report, last 5 minutes)
 {grades}
-
+{_unanswered_lines(summary.unanswered)}
 The stack keeps running; stop it with: otelpipe stack down""")
+
+
+def _unanswered_lines(unanswered: dict[str, str]) -> str:
+    """Why a figure above is 0 when a backend did not answer (nothing if all did)."""
+    return "".join(
+        f"\n{backend} did not answer the last query ({reason}); its figure above is 0."
+        "\nSee `otelpipe stack status` and the stack's logs.\n"
+        for backend, reason in unanswered.items()
+    )
 
 
 def _start_services(settings: stack.StackSettings, run_id: str) -> dict[str, ServiceProcess]:
@@ -377,7 +427,7 @@ def run_demo(
 ) -> DemoSummary:
     """Run the main job: stack up, services, load, then read back what the backends hold."""
     stack.up(settings, progress)
-    run_id = uuid.uuid4().hex[:12]
+    run_id, since = uuid.uuid4().hex[:12], time.time()
     progress(
         f"starting the demo services: gateway on {settings.url('gateway')}, "
         f"payments on {settings.url('payments')}"
@@ -399,7 +449,7 @@ def run_demo(
     load_report.parent.mkdir(parents=True, exist_ok=True)
     load_report.write_text(json.dumps(load, indent=2) + "\n")
     progress("waiting for the pipeline to deliver (tail-sampling decision wait, metric flush)")
-    return _summarise(settings, run_id, load, load_report, services, performance)
+    return _summarise(settings, run_id, since, load, load_report, services, performance)
 
 
 def print_summary(summary: DemoSummary, *, as_json: bool = False) -> int:

@@ -22,23 +22,42 @@ def jaeger_traces(
     operation: str | None = None,
     tags: dict[str, str] | None = None,
     limit: int = 100,
-    lookback: str = "1h",
+    since: float | None = None,
+    timeout_s: float = 10.0,
 ) -> list[dict[str, Any]]:
     """Traces of ``service`` from Jaeger's ``/api/traces``, optionally of one ``operation``
-    and with spans or processes carrying ``tags``."""
-    params: dict[str, str | int] = {"service": service, "limit": limit, "lookback": lookback}
+    and with spans or processes carrying ``tags``.
+
+    ``since`` (a Unix time in seconds) bounds the search to traces that started
+    after it; without it Jaeger searches its default two days, which on a store
+    holding much more than one run can take longer than ``timeout_s``.
+
+    Raises:
+        httpx.HTTPError: Jaeger is unreachable, answered an error, or took longer than
+            ``timeout_s``.
+    """
+    params: dict[str, str | int] = {"service": service, "limit": limit}
+    if since is not None:
+        params["start"] = int(since * 1e6)  # microseconds
     if operation:
         params["operation"] = operation
     if tags:
         params["tags"] = json.dumps(tags)
-    response = httpx.get(f"{base_url}/api/traces", params=params, timeout=10)
+    response = httpx.get(f"{base_url}/api/traces", params=params, timeout=timeout_s)
     response.raise_for_status()
     return response.json().get("data") or []
 
 
-def prometheus_query(base_url: str, promql: str) -> list[dict[str, Any]]:
-    """Instant-query result vector of ``promql``; raises on a PromQL error."""
-    response = httpx.get(f"{base_url}/api/v1/query", params={"query": promql}, timeout=10)
+def prometheus_query(
+    base_url: str, promql: str, *, timeout_s: float = 10.0
+) -> list[dict[str, Any]]:
+    """Instant-query result vector of ``promql``.
+
+    Raises:
+        RuntimeError: Prometheus rejected the query (the message has its error).
+        httpx.HTTPError: Prometheus is unreachable or took longer than ``timeout_s``.
+    """
+    response = httpx.get(f"{base_url}/api/v1/query", params={"query": promql}, timeout=timeout_s)
     body = response.json()
     if body.get("status") != "success":
         raise RuntimeError(f"Prometheus rejected {promql!r}: {body.get('error')}")
