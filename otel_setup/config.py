@@ -204,6 +204,7 @@ class SettingsOptions(TypedDict, total=False):
     request_id_header: str | None
     redis_cache_tier: str | None
     system_metrics: bool | None
+    gc_freeze: bool | None
     performance: bool | None
     performance_api: bool | None
     targets_file: str | None
@@ -249,6 +250,9 @@ class Settings:
             default ``L2``).
         system_metrics: CPU, memory, disk, thread and fd metrics of host and process
             (``OTELPIPE_SYSTEM_METRICS``, default true).
+        gc_freeze: when the app has started, collect garbage and freeze what is alive, once
+            per process, so full collections stop traversing the startup heap
+            (``OTELPIPE_GC_FREEZE``, default true; see :mod:`otel_setup.heap`).
         performance: run the grading and slow-query span processors (``OTELPIPE_PERFORMANCE``,
             default true).
         performance_api: mount ``/api/v1/performance`` on the app (``OTELPIPE_PERFORMANCE_API``,
@@ -284,6 +288,7 @@ class Settings:
     request_id_header: str = "X-Request-ID"
     redis_cache_tier: str = "L2"
     system_metrics: bool = True
+    gc_freeze: bool = True
     performance: bool = True
     performance_api: bool = True
     targets_file: str | None = None
@@ -471,6 +476,7 @@ class Settings:
             system_metrics=_boolean(
                 *pick("system_metrics", "OTELPIPE_SYSTEM_METRICS"), default=True
             ),
+            gc_freeze=_boolean(*pick("gc_freeze", "OTELPIPE_GC_FREEZE"), default=True),
             performance=_boolean(*pick("performance", "OTELPIPE_PERFORMANCE"), default=True),
             performance_api=_boolean(
                 *pick("performance_api", "OTELPIPE_PERFORMANCE_API"), default=True

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from otel_setup.config import Settings
+from otel_setup.heap import freeze_startup_heap
 from otel_setup.instrument.http_server import (
     CAPTURE_REQUEST_HEADERS,
     CAPTURE_RESPONSE_HEADERS,
@@ -63,6 +64,7 @@ def instrument_fastapi(
         "slo_class": slo_class,
         "request_headers": header_pattern(CAPTURE_REQUEST_HEADERS),
         "response_headers": header_pattern(CAPTURE_RESPONSE_HEADERS),
+        "on_startup": freeze_startup_heap if settings.gc_freeze else None,
     }
 
     def build_middleware_stack(self: FastAPI) -> Any:

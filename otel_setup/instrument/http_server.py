@@ -156,12 +156,15 @@ class ServerTelemetry:
         slo_class: the SLO endpoint class of a route template (``otelpipe.slo_class``).
         request_headers: names of the request headers put on the span (:func:`header_pattern`).
         response_headers: names of the response headers put on the span.
+        on_startup: called once the app has started (ASGI lifespan), before the server
+            is told so; a failure is logged, never raised.
     """
 
     # ``app``: FastAPI and Starlette walk ``.app`` down a built stack.
     __slots__ = (
         "_excluded",
         "_metrics",
+        "_on_startup",
         "_propagated",
         "_request_headers",
         "_request_id_key",
@@ -184,6 +187,7 @@ class ServerTelemetry:
         slo_class: Callable[[str], str | None] | None = None,
         request_headers: re.Pattern[bytes] | None = None,
         response_headers: re.Pattern[bytes] | None = None,
+        on_startup: Callable[[], object] | None = None,
     ) -> None:
         self.app = app
         self._tracer = tracer
@@ -200,6 +204,7 @@ class ServerTelemetry:
         self._routes = RouteTemplates()
         self._unmatched = UnmatchedRoutes()
         self._slo_class = slo_class
+        self._on_startup = on_startup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -208,7 +213,21 @@ class ServerTelemetry:
             return
         if kind == "websocket":
             clean_scope(scope)
+        elif kind == "lifespan" and self._on_startup is not None:
+            send = self._after_startup(send, self._on_startup)
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _after_startup(send: Send, on_startup: Callable[[], object]) -> Send:
+        async def send_after_startup(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                try:
+                    on_startup()
+                except Exception:  # telemetry never stops the service from starting
+                    _log.exception("the startup hook of the telemetry failed")
+            await send(message)
+
+        return send_after_startup
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()

@@ -31,6 +31,8 @@ def instrument(
             "otlp_endpoint": DEAD_COLLECTOR,
             "shutdown_timeout_s": 0.5,
             "system_metrics": False,
+            # Freezing would keep this test process's objects for good; tested on its own.
+            "gc_freeze": False,
             **options,
         }
         telemetry = setup_telemetry(app, **options)  # type: ignore[arg-type]
