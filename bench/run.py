@@ -55,9 +55,9 @@ class Profile:
 PROFILES = {
     # About 3 minutes on a 2-core machine.
     "quick": Profile(
-        "quick", rounds=3, seconds_per_round=4, connections=16,
+        "quick", rounds=3, seconds_per_round=3, connections=16,
         soak_seconds=15, soak_samples=5, span_rounds=5, spans_per_round=10_000,
-        pipeline_rates=(1000, 2000, 4000), pipeline_seconds=4, memory_spans=100_000,
+        pipeline_rates=(2000, 4000), pipeline_seconds=4, memory_spans=100_000,
         degraded_rate=100, degraded_rounds=2, degraded_seconds=3,
     ),
     "full": Profile(
