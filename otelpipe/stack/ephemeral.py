@@ -19,14 +19,27 @@ from otelpipe.stack.progress import Progress, quiet
 from otelpipe.stack.settings import PORT_DEFAULTS, StackSettings
 from otelpipe.stack.supervisor import down, up
 
-__all__ = ["BlackHole", "ephemeral_stack", "free_port"]
+__all__ = ["BlackHole", "ephemeral_stack", "free_port", "free_ports"]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback TCP ports nothing listens on right now.
+
+    Every probe stays bound until all are picked: released one at a time, the
+    kernel may hand the same port out twice.
+    """
+    with contextlib.ExitStack() as probes:
+        ports = []
+        for _ in range(count):
+            probe = probes.enter_context(socket.socket())
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+        return ports
 
 
 def free_port() -> int:
     """A loopback TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 class BlackHole:
@@ -91,7 +104,8 @@ def ephemeral_stack(
         "OTELPIPE_CACHE_DIR": str(StackSettings.from_env().cache_dir),
         **(extra_env or {}),
     }
-    env.update({f"OTELPIPE_{name.upper()}_PORT": str(free_port()) for name in PORT_DEFAULTS})
+    ports = zip(PORT_DEFAULTS, free_ports(len(PORT_DEFAULTS)), strict=True)
+    env.update({f"OTELPIPE_{name.upper()}_PORT": str(port) for name, port in ports})
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     settings = StackSettings.from_env()
