@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -18,10 +19,18 @@ from otel_setup.logging import JsonLinesHandler, OncePerInterval, configure_logg
 def lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     configure_logging(service="orders", logger_provider=None, stream=stream)
+    # The handler is the root's: a thread an earlier test left behind (an exporter still
+    # retrying a dead collector) can log into this stream. Only this test's records count.
+    test_thread = threading.get_ident()
+    for handler in _json_handlers():
+        handler.addFilter(lambda record: record.thread == test_thread)
     yield stream
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, JsonLinesHandler)]:
-        root.removeHandler(handler)
+    for handler in _json_handlers():
+        logging.getLogger().removeHandler(handler)
+
+
+def _json_handlers() -> list[logging.Handler]:
+    return [h for h in logging.getLogger().handlers if isinstance(h, JsonLinesHandler)]
 
 
 def _records(stream: io.StringIO) -> list[dict]:
