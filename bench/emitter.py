@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_setup.config import Settings
 from otel_setup.health import Tally, TallyingMeterProvider, export_counts
-from otel_setup.providers import build_span_processors
+from otel_setup.providers import build_exporter, build_span_processors
 
 __all__ = ["SERVICE", "emit"]
 
@@ -42,9 +42,9 @@ def emit(
     )
     # The counts stay in the process (nothing forwarded): read back below.
     health = TallyingMeterProvider(Tally(), None)
-    provider.add_span_processor(
-        build_span_processors(Settings(service_name=SERVICE, otlp_endpoint=endpoint), health)
-    )
+    settings = Settings(service_name=SERVICE, otlp_endpoint=endpoint)
+    exporter = build_exporter(settings, "traces", health)
+    provider.add_span_processor(build_span_processors(settings, exporter, health))
     tracer = provider.get_tracer("bench.emitter")
     total = int(rate * seconds)
     made = 0

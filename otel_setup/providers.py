@@ -26,7 +26,7 @@ from typing import Any
 
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
 from opentelemetry.sdk.metrics import (
     AlwaysOffExemplarFilter,
     AlwaysOnExemplarFilter,
@@ -42,7 +42,7 @@ from opentelemetry.sdk.metrics.view import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.util.types import Attributes
 
 from otel_setup.config import Settings
@@ -55,6 +55,7 @@ from processors.scrub import scrub_attributes
 __all__ = [
     "DURATION_BUCKETS_S",
     "Providers",
+    "build_exporter",
     "build_providers",
     "build_resource",
     "build_span_processors",
@@ -210,7 +211,7 @@ def _sdk_health_metrics() -> Iterator[None]:
             os.environ[_HEALTH_VARIABLE] = saved
 
 
-def _retrying_exporter(
+def build_exporter(
     settings: Settings, signal: str, health: TallyingMeterProvider
 ) -> RetryingExporter[Any]:
     """The OTLP exporter of ``signal`` behind retries, its outcomes counted once per batch.
@@ -221,8 +222,10 @@ def _retrying_exporter(
     """
     transport = "grpc" if settings.otlp_protocol == "grpc" else "http"
     item = "span" if signal == "traces" else "log"
+    failure = SpanExportResult.FAILURE if signal == "traces" else LogRecordExportResult.FAILURE
     return RetryingExporter(
         _otlp_exporter(settings, signal, meter_provider=NoOpMeterProvider()),
+        failure=failure,
         budget_s=settings.export_retry_s,
         outcomes=ExportOutcomes(health, signal, f"otlp_{transport}_{item}_exporter"),  # type: ignore[arg-type]
     )
@@ -247,14 +250,14 @@ def _exemplar_filter() -> ExemplarFilter:
 
 
 def build_span_processors(
-    settings: Settings, health: TallyingMeterProvider
+    settings: Settings, exporter: RetryingExporter[Any], health: TallyingMeterProvider
 ) -> OffThreadSpanProcessor:
     """The span path: one bounded queue on the request thread, then on its worker the
-    export path (batch queue → scrubbing → retries → OTLP) and whatever is added later."""
+    export path (batch queue → scrubbing → ``exporter``) and whatever is added later."""
     batch_size = min(EXPORT_BATCH_SIZE, settings.span_queue_size)
     with _sdk_health_metrics():
         export = BatchSpanProcessor(
-            ScrubbingSpanExporter(_retrying_exporter(settings, "traces", health)),
+            ScrubbingSpanExporter(exporter),
             max_queue_size=settings.span_queue_size,
             max_export_batch_size=batch_size,
             meter_provider=health,
@@ -278,6 +281,17 @@ class Providers:
     #: The health counts of the span and log export paths, kept in the process
     #: (:func:`otel_setup.health.export_counts` reads them).
     tally: Tally | None = None
+    #: The span and log exporters, for :meth:`abandon_export`.
+    exporters: tuple[RetryingExporter[Any], ...] = ()
+
+    def abandon_export(self) -> None:
+        """Give up exporting spans and log records: no more retries or attempts, and a
+        gRPC call in flight cancelled (an HTTP one ends by its own timeout). For a
+        shutdown past its deadline: the batch workers then drop what is left in their
+        queues (counted as ``shutdown``) and end, where they would otherwise go on
+        retrying a dead collector for ``export_retry_s``."""
+        for exporter in self.exporters:
+            exporter.shutdown(timeout_millis=0)
 
 
 def build_providers(settings: Settings) -> Providers:
@@ -298,10 +312,14 @@ def build_providers(settings: Settings) -> Providers:
     # The span and log export paths report their health through the meter
     # provider, and into a tally of their own.
     health = TallyingMeterProvider(Tally(), meter_provider if _health_metrics_wanted() else None)
-    span_processors = build_span_processors(settings, health)
+    exporters = (
+        build_exporter(settings, "traces", health),
+        build_exporter(settings, "logs", health),
+    )
+    span_processors = build_span_processors(settings, exporters[0], health)
     with _sdk_health_metrics():
         log_processor = BatchLogRecordProcessor(
-            _retrying_exporter(settings, "logs", health),
+            exporters[1],
             max_queue_size=settings.log_queue_size,
             max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.log_queue_size),
             meter_provider=health,
@@ -326,5 +344,5 @@ def build_providers(settings: Settings) -> Providers:
     )
     logger_provider.add_log_record_processor(log_processor)
     return Providers(
-        tracer_provider, meter_provider, logger_provider, span_processors, health.tally
+        tracer_provider, meter_provider, logger_provider, span_processors, health.tally, exporters
     )

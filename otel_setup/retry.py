@@ -8,7 +8,9 @@ bounded queue keeps taking new telemetry without blocking the request; when
 an outage outlasts the queue, the SDK drops the *oldest* items first and
 counts them (``otel_sdk_processor_span_processed_total{error_type="queue_full"}``).
 
-Shutdown interrupts the wait at once: a dead collector never holds up exit.
+Shutdown interrupts the wait at once, and every export after it fails without
+trying: a dead collector never holds up exit, and a batch worker still draining
+its queue then drops the rest at once instead of retrying each batch.
 
 With :class:`~otel_setup.health.ExportOutcomes` each batch is counted once, by
 how it finally ended: retried through an outage and then delivered, it is one
@@ -46,12 +48,17 @@ def _succeeded(result: object) -> bool:
 
 
 class RetryingExporter(Generic[Result]):
-    """Wraps a span or log exporter."""
+    """Wraps a span or log exporter.
+
+    ``failure`` is what :meth:`export` returns after :meth:`shutdown`, without
+    trying: the wrapped exporter's own ``FAILURE`` (``SpanExportResult.FAILURE``, ...).
+    """
 
     def __init__(
         self,
         exporter: _Exporter[Result],
         *,
+        failure: Result,
         budget_s: float,
         first_backoff_s: float = 0.5,
         max_backoff_s: float = 5.0,
@@ -59,6 +66,7 @@ class RetryingExporter(Generic[Result]):
         outcomes: ExportOutcomes | None = None,
     ) -> None:
         self._exporter = exporter
+        self._failure = failure
         self._outcomes = outcomes
         self._budget_s = budget_s
         self._first_backoff_s = first_backoff_s
@@ -82,6 +90,8 @@ class RetryingExporter(Generic[Result]):
         deadline = self._clock() + self._budget_s
         backoff = self._first_backoff_s
         while True:
+            if self._stopping.is_set():
+                return self._failure, SHUTDOWN
             result = self._exporter.export(batch)
             if _succeeded(result):
                 return result, None
@@ -92,6 +102,9 @@ class RetryingExporter(Generic[Result]):
             backoff = min(backoff * 2, self._max_backoff_s)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """Stop retrying and shut the wrapped exporter down (once: later calls do nothing)."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         if "timeout_millis" in inspect.signature(self._exporter.shutdown).parameters:
             self._exporter.shutdown(timeout_millis=timeout_millis, **kwargs)  # type: ignore[call-arg]

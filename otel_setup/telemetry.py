@@ -27,6 +27,10 @@ __all__ = ["Telemetry", "setup_telemetry"]
 _log = logging.getLogger(__name__)
 _events = structlog.get_logger(__name__)
 
+#: How long a shutdown past its deadline waits, once export is stopped, for the span
+#: and log queues to be dropped (no network is involved: it takes milliseconds).
+ABANDON_GRACE_S = 0.5
+
 
 class Telemetry:
     """Handle returned by :func:`setup_telemetry`.
@@ -54,14 +58,18 @@ class Telemetry:
         self.performance = performance
         self._lock = threading.Lock()
         self._shut_down = False
+        self._export_stopped = threading.Event()  # span and log providers shut down
 
     def shutdown(self, timeout_s: float | None = None) -> bool:
         """Flush and stop every provider; return within ``timeout_s`` whatever the collector does.
 
         The flush runs on a daemon thread that is abandoned at the deadline, so
-        a dead or black-holing collector can never hang the process. Safe to
-        call more than once, from a signal handler too (and it is also called
-        at interpreter exit).
+        a dead or black-holing collector can never hang the process. At the
+        deadline span and log export stop too: what is still queued is dropped
+        and counted (within :data:`ABANDON_GRACE_S` more), and no thread goes on
+        retrying after shutdown returns; the last metric export ends by its own
+        OTLP timeout. Safe to call more than once, from a signal handler too
+        (and it is also called at interpreter exit).
 
         Returns:
             True if everything flushed in time, False if the deadline cut it short.
@@ -85,6 +93,12 @@ class Telemetry:
         )
         worker.start()
         worker.join(timeout)
+        if worker.is_alive():
+            # Past the deadline the export threads would go on retrying (for
+            # export_retry_s) in a process that lives on: stop them. Their queues then
+            # drop at once, and the counts logged below are final.
+            self.providers.abandon_export()
+            self._export_stopped.wait(ABANDON_GRACE_S)
         if self._app is not None:
             uninstrument_fastapi(self._app)
         uninstrument_libraries()
@@ -130,6 +144,7 @@ class Telemetry:
         # the span and log flushes before it.
         self.providers.tracer_provider.shutdown()
         self.providers.logger_provider.shutdown()
+        self._export_stopped.set()
         self.providers.meter_provider.shutdown()
 
 

@@ -25,7 +25,7 @@ class _Collector:
         self.down_for = down_for
         self.attempts = 0
         self.received: list[object] = []
-        self.shut_down = False
+        self.shutdowns = 0
 
     def export(self, batch: Sequence[object]) -> SpanExportResult:
         self.attempts += 1
@@ -35,7 +35,7 @@ class _Collector:
         return SUCCESS
 
     def shutdown(self) -> None:
-        self.shut_down = True
+        self.shutdowns += 1
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
@@ -43,14 +43,16 @@ class _Collector:
 
 def test_a_batch_survives_an_outage_shorter_than_the_budget() -> None:
     collector = _Collector(down_for=4)
-    exporter = RetryingExporter(collector, budget_s=5, first_backoff_s=0.01)
+    exporter = RetryingExporter(collector, failure=FAILURE, budget_s=5, first_backoff_s=0.01)
     assert exporter.export(["a", "b"]) == SUCCESS
     assert collector.received == ["a", "b"] and collector.attempts == 5
 
 
 def test_the_batch_is_given_up_once_the_budget_is_spent() -> None:
     collector = _Collector(down_for=1_000)
-    exporter = RetryingExporter(collector, budget_s=0.2, first_backoff_s=0.01, max_backoff_s=0.02)
+    exporter = RetryingExporter(
+        collector, failure=FAILURE, budget_s=0.2, first_backoff_s=0.01, max_backoff_s=0.02
+    )
     started = time.monotonic()
     assert exporter.export(["a"]) == FAILURE
     assert time.monotonic() - started < 2
@@ -59,7 +61,7 @@ def test_the_batch_is_given_up_once_the_budget_is_spent() -> None:
 
 def test_shutdown_interrupts_a_retrying_export_at_once() -> None:
     collector = _Collector(down_for=1_000)
-    exporter = RetryingExporter(collector, budget_s=600, first_backoff_s=5)
+    exporter = RetryingExporter(collector, failure=FAILURE, budget_s=600, first_backoff_s=5)
     results: list[SpanExportResult] = []
     worker = threading.Thread(target=lambda: results.append(exporter.export(["a"])))
     worker.start()
@@ -68,12 +70,12 @@ def test_shutdown_interrupts_a_retrying_export_at_once() -> None:
     exporter.shutdown()
     worker.join(2)
     assert results == [FAILURE] and time.monotonic() - started < 1
-    assert collector.shut_down
+    assert collector.shutdowns == 1
 
 
 def test_a_zero_budget_tries_exactly_once() -> None:
     collector = _Collector(down_for=1)
-    assert RetryingExporter(collector, budget_s=0).export(["a"]) == FAILURE
+    assert RetryingExporter(collector, failure=FAILURE, budget_s=0).export(["a"]) == FAILURE
     assert collector.attempts == 1
 
 
@@ -86,7 +88,10 @@ def test_a_log_exporters_success_counts_as_success() -> None:
             return LogRecordExportResult.SUCCESS
 
     logs = _Logs(down_for=0)
-    assert RetryingExporter(logs, budget_s=5).export(["a"]) == LogRecordExportResult.SUCCESS
+    assert (
+        RetryingExporter(logs, failure=LogRecordExportResult.FAILURE, budget_s=5).export(["a"])
+        == LogRecordExportResult.SUCCESS
+    )
     assert logs.attempts == 1
 
 
@@ -99,7 +104,7 @@ def test_a_batch_retried_through_an_outage_counts_once_as_exported() -> None:
     """Counted per attempt, a 4-attempt outage would report 8 spans failed and 2 sent."""
     outcomes, reader = _outcomes()
     exporter = RetryingExporter(
-        _Collector(down_for=4), budget_s=5, first_backoff_s=0.01, outcomes=outcomes
+        _Collector(down_for=4), failure=FAILURE, budget_s=5, first_backoff_s=0.01, outcomes=outcomes
     )
     assert exporter.export(["a", "b"]) == SUCCESS
     assert counts_by_error_type(reader, "otel.sdk.exporter.span.exported") == {None: 2}
@@ -108,7 +113,11 @@ def test_a_batch_retried_through_an_outage_counts_once_as_exported() -> None:
 def test_a_batch_given_up_counts_once_as_failed() -> None:
     outcomes, reader = _outcomes()
     exporter = RetryingExporter(
-        _Collector(down_for=1_000), budget_s=0.1, first_backoff_s=0.01, outcomes=outcomes
+        _Collector(down_for=1_000),
+        failure=FAILURE,
+        budget_s=0.1,
+        first_backoff_s=0.01,
+        outcomes=outcomes,
     )
     assert exporter.export(["a", "b", "c"]) == FAILURE
     assert counts_by_error_type(reader, "otel.sdk.exporter.span.exported") == {"export_failed": 3}
@@ -117,7 +126,11 @@ def test_a_batch_given_up_counts_once_as_failed() -> None:
 def test_a_batch_abandoned_at_shutdown_counts_as_shutdown() -> None:
     outcomes, reader = _outcomes()
     exporter = RetryingExporter(
-        _Collector(down_for=1_000), budget_s=600, first_backoff_s=5, outcomes=outcomes
+        _Collector(down_for=1_000),
+        failure=FAILURE,
+        budget_s=600,
+        first_backoff_s=5,
+        outcomes=outcomes,
     )
     worker = threading.Thread(target=lambda: exporter.export(["a"]))
     worker.start()
@@ -125,3 +138,16 @@ def test_a_batch_abandoned_at_shutdown_counts_as_shutdown() -> None:
     exporter.shutdown()
     worker.join(2)
     assert counts_by_error_type(reader, "otel.sdk.exporter.span.exported") == {"shutdown": 1}
+
+
+def test_after_shutdown_nothing_is_tried_and_everything_counted() -> None:
+    """A batch worker draining its queue after shutdown drops each batch at once."""
+    outcomes, reader = _outcomes()
+    collector = _Collector(down_for=1_000)
+    exporter = RetryingExporter(collector, failure=FAILURE, budget_s=600, outcomes=outcomes)
+    exporter.shutdown()
+    exporter.shutdown()
+    assert exporter.export(["a", "b"]) == FAILURE
+    assert collector.attempts == 0
+    assert collector.shutdowns == 1, "the wrapped exporter is shut down once"
+    assert counts_by_error_type(reader, "otel.sdk.exporter.span.exported") == {"shutdown": 2}
