@@ -5,7 +5,9 @@ collector; wrk loads it from another process. Variants alternate within every
 round (their order rotating), so slow phases of this noisy machine hit all of
 them alike; the median round counts and the spread is reported. At saturation
 a single-worker service spends ``1/throughput`` per request, so the cost a
-variant adds is ``1e6/rps - 1e6/rps_bare`` µs.
+variant adds is ``1e6/rps - 1e6/rps_bare`` µs. Where it goes is read from
+``/proc``: each round, the CPU time of the thread serving the requests and of
+all the others (export, the processors' workers, the thread pool), per request.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from apps.gateway.instrumentation import MODES
 from bench.load import LoadResult, Route, run_wrk
+from bench.proc import thread_cpu_seconds
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.stack import StackSettings
 from otelpipe.stack.ephemeral import free_port
@@ -70,7 +74,42 @@ def gateways(
         yield services
 
 
-def _figures(results: list[LoadResult]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Round:
+    """One load round on one variant, and the CPU its process spent serving it."""
+
+    load: LoadResult
+    #: CPU µs per request of the thread running the event loop (and the requests).
+    request_thread_us: float
+    #: CPU µs per request of every other thread: telemetry export, the processors'
+    #: workers, and the thread pool running a route's blocking calls.
+    other_threads_us: float
+
+
+def _loaded_round(
+    service: ServiceProcess, route: Route, seconds: float, connections: int
+) -> _Round:
+    """Load ``service`` once, reading its threads' CPU time before and after.
+
+    Throughput says what a variant costs in all; the split says where: on the
+    thread that serves requests, or on the threads working beside it (which
+    compete with it for the interpreter lock, so they cost throughput too).
+    """
+    pid = service.process.pid
+    before = thread_cpu_seconds(pid)
+    load = run_wrk(service.url, route, seconds, connections)
+    spent = {tid: cpu - before.get(tid, 0.0) for tid, cpu in thread_cpu_seconds(pid).items()}
+    per_request = 1e6 / max(load.requests, 1)
+    request_thread = spent.pop(pid, 0.0)
+    return _Round(
+        load,
+        round(request_thread * per_request, 1),
+        round(sum(spent.values()) * per_request, 1),
+    )
+
+
+def _figures(rounds: list[_Round]) -> dict[str, Any]:
+    results = [r.load for r in rounds]
     rates = [r.requests_per_s for r in results]
     return {
         "requests_per_s": round(statistics.median(rates), 1),
@@ -79,6 +118,10 @@ def _figures(results: list[LoadResult]) -> dict[str, Any]:
         "p50_ms": statistics.median(r.p50_ms for r in results),
         "p99_ms": statistics.median(r.p99_ms for r in results),
         "errors": sum(r.errors for r in results),
+        "cpu_us_per_request": {
+            "request_thread": statistics.median(r.request_thread_us for r in rounds),
+            "other_threads": statistics.median(r.other_threads_us for r in rounds),
+        },
     }
 
 
@@ -92,7 +135,7 @@ def _against_baseline(mode: dict[str, Any], baseline: dict[str, Any]) -> dict[st
     }
 
 
-def _route_report(samples: Mapping[str, list[LoadResult]]) -> dict[str, Any]:
+def _route_report(samples: Mapping[str, list[_Round]]) -> dict[str, Any]:
     figures = {mode: _figures(results) for mode, results in samples.items()}
     report = {mode: _against_baseline(f, figures[BASELINE]) for mode, f in figures.items()}
     stock, ours = report["stock"]["us_added_per_request"], report["ours"]["us_added_per_request"]
@@ -110,7 +153,9 @@ def measure(
     progress: Progress,
 ) -> dict[str, Any]:
     """Throughput of every mode on every route in :data:`ROUTES`, alternating rounds."""
-    samples = {route: {mode: [] for mode in services} for route in ROUTES}
+    samples: dict[str, dict[str, list[_Round]]] = {
+        route: {mode: [] for mode in services} for route in ROUTES
+    }
     for service in services.values():  # warm-up: imports, connections, caches
         for route in ROUTES.values():
             run_wrk(service.url, route, 1, connections)
@@ -119,11 +164,11 @@ def measure(
         order = modes[round_no % len(modes) :] + modes[: round_no % len(modes)]
         for name, route in ROUTES.items():
             for mode in order:
-                result = run_wrk(services[mode].url, route, seconds, connections)
-                samples[name][mode].append(result)
+                measured = _loaded_round(services[mode], route, seconds, connections)
+                samples[name][mode].append(measured)
                 progress(
                     f"per-request round {round_no + 1}/{rounds} {name:<9} {mode:<5} "
-                    f"{result.requests_per_s:8.1f} req/s"
+                    f"{measured.load.requests_per_s:8.1f} req/s"
                 )
     reports = {name: _route_report(by_mode) for name, by_mode in samples.items()}
     ours = reports["trivial"]["ours"]

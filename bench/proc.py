@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["cpu_seconds", "rss_mb"]
+__all__ = ["cpu_seconds", "rss_mb", "thread_cpu_seconds"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -20,7 +20,23 @@ def rss_mb(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time ``pid`` has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
+    return _stat_cpu_seconds(f"/proc/{pid}/stat")
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User plus system CPU time each live thread of ``pid`` has used so far, by thread id
+    (the main thread's id is ``pid``)."""
+    seconds = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            seconds[int(tid)] = _stat_cpu_seconds(f"/proc/{pid}/task/{tid}/stat")
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
+            continue
+    return seconds
+
+
+def _stat_cpu_seconds(path: str) -> float:
+    with open(path) as stat:
         # The command name (field 2) may hold spaces; the fields after it may not.
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS

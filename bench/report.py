@@ -73,7 +73,29 @@ def _per_request(section: dict[str, Any]) -> list[str]:
             f"| {name} | ours vs stock | | | | {ours['times_cheaper_than_stock']}× cheaper "
             f"(stock adds {ours['stock_us_added_per_request']} µs) | | | | |"
         )
-    return [*lines, "", *_goals(section)]
+    return [*lines, "", *_goals(section), "", *_cpu_split(section)]
+
+
+def _cpu_split(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "Where the time goes: CPU µs per request of the service's threads, median round "
+        "(read from /proc); added = beyond bare. The other threads are telemetry export, "
+        "the processors' workers and the thread pool running blocking calls; they cost "
+        "throughput too, taking turns with the request thread on the interpreter lock.",
+        "",
+        "| route | variant | request thread µs | added | other threads µs | added |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, route in section["routes"].items():
+        bare = route["modes"]["bare"]["cpu_us_per_request"]
+        for mode, f in route["modes"].items():
+            cpu = f["cpu_us_per_request"]
+            added = {thread: round(cpu[thread] - bare[thread], 1) for thread in cpu}
+            lines.append(
+                f"| {name} | {mode} | {cpu['request_thread']} | {added['request_thread']} "
+                f"| {cpu['other_threads']} | {added['other_threads']} |"
+            )
+    return lines
 
 
 def _degraded(section: dict[str, Any]) -> list[str]:

@@ -55,6 +55,11 @@ def test_per_request_figures_stand_beside_the_bare_baseline(report: tuple[dict, 
                 "spread_requests_per_s",
             } <= figures.keys()
         assert "times_cheaper_than_stock" in route["modes"]["ours"]
+        for mode, figures in route["modes"].items():
+            cpu = figures["cpu_us_per_request"]
+            assert cpu["request_thread"] > 0, f"{mode}: no CPU read for the request thread"
+        # Only instrumented variants export from threads of their own.
+        assert route["modes"]["ours"]["cpu_us_per_request"]["other_threads"] > 0
 
 
 def test_degraded_collector_latency_stands_beside_the_healthy_one(
