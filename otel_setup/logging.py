@@ -223,12 +223,14 @@ def configure_logging(
         # ``log.info("login with password=%s", pw)``: the key is in the message, the
         # secret in the arguments; only the formatted message shows them together.
         structlog.stdlib.PositionalArgumentsFormatter(),
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-        AddService(service),
-        add_trace_context,
         structlog.processors.format_exc_info,
         TruncateStrings(max_field_length),
         scrub_secrets,
+        # Fields of our own making, after scrubbing: no secret can be in them, and the
+        # ":" of a timestamp would send it through the scrubber's full pattern.
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        AddService(service),
+        add_trace_context,
     ]
     exporter = None
     if logger_provider is not None:
