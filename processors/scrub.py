@@ -77,6 +77,16 @@ _TEXT_PATTERNS = re.compile(
 #: cheaper than the full pattern on the clean text nearly every attribute holds (a
 #: 32-hex request id: 1 µs, not 100 µs).
 _MAYBE_SECRET = re.compile(r"[@=:\ud800-\udfff]|%40|eyJ|_(?:live|test)_|(?i:bearer|basic)\s")
+#: What every match of :data:`_TEXT_PATTERNS` needs, exactly: a sensitive word where
+#: :data:`_MAYBE_SECRET` settles for its ``=`` or ``:``. Slower (2-3 µs on a short text:
+#: the words are tried at each position, hence the look-ahead on their first letters),
+#: so asked only of text that passed :data:`_MAYBE_SECRET` — a URL, a Redis key
+#: (``item:42``), a SQL statement with ``:id``, a timestamp — which it keeps out of the
+#: full pattern (5-15 µs).
+_LIKELY_SECRET = re.compile(
+    r"[@\ud800-\udfff]|%40|eyJ|_(?:live|test)_|(?i:bearer|basic)\s|\[SQL: |\[parameters: "
+    rf"|(?i:(?=[pstac])(?:{_SENSITIVE_WORDS}))"
+)
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -105,7 +115,7 @@ def is_sensitive_key(key: str) -> bool:
 
 def scrub_text(text: str) -> str:
     """Mask every secret found inside ``text``; text without one comes back unchanged."""
-    if _MAYBE_SECRET.search(text) is None:
+    if _MAYBE_SECRET.search(text) is None or _LIKELY_SECRET.search(text) is None:
         return text
     return _TEXT_PATTERNS.sub(_mask, text)
 
