@@ -33,4 +33,3 @@ def test_a_busy_threads_time_is_counted_under_its_own_id() -> None:
     # Clock ticks are 10 ms: 0.3 s of spinning reads as at least 0.25 s.
     assert spun[worker.native_id] >= 0.25
     assert spun[pid] - before[pid] < 0.15, "the waiting main thread was charged"
-    assert worker.native_id not in thread_cpu_seconds(pid), "an ended thread is gone"
