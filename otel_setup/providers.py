@@ -312,14 +312,12 @@ def build_providers(settings: Settings) -> Providers:
     # The span and log export paths report their health through the meter
     # provider, and into a tally of their own.
     health = TallyingMeterProvider(Tally(), meter_provider if _health_metrics_wanted() else None)
-    exporters = (
-        build_exporter(settings, "traces", health),
-        build_exporter(settings, "logs", health),
-    )
-    span_processors = build_span_processors(settings, exporters[0], health)
+    span_exporter = build_exporter(settings, "traces", health)
+    log_exporter = build_exporter(settings, "logs", health)
+    span_processors = build_span_processors(settings, span_exporter, health)
     with _sdk_health_metrics():
         log_processor = BatchLogRecordProcessor(
-            exporters[1],
+            log_exporter,
             max_queue_size=settings.log_queue_size,
             max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.log_queue_size),
             meter_provider=health,
@@ -344,5 +342,10 @@ def build_providers(settings: Settings) -> Providers:
     )
     logger_provider.add_log_record_processor(log_processor)
     return Providers(
-        tracer_provider, meter_provider, logger_provider, span_processors, health.tally, exporters
+        tracer_provider,
+        meter_provider,
+        logger_provider,
+        span_processors,
+        health.tally,
+        exporters=(span_exporter, log_exporter),
     )
