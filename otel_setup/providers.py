@@ -21,7 +21,7 @@ import os
 import platform
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import NoOpMeterProvider
@@ -283,6 +283,9 @@ class Providers:
     tally: Tally | None = None
     #: The span and log exporters, for :meth:`abandon_export`.
     exporters: tuple[RetryingExporter[Any], ...] = ()
+    #: The tracer provider's limits, for spans made outside its tracers
+    #: (:class:`~otel_setup.instrument.server_span.ServerSpans`).
+    span_limits: SpanLimits = field(default_factory=SpanLimits)
 
     def abandon_export(self) -> None:
         """Give up exporting spans and log records: no more retries or attempts, and a
@@ -327,10 +330,11 @@ def build_providers(settings: Settings) -> Providers:
     # limit (the SDK has none by default) one request could put megabytes into
     # a span. The SDK cuts longer values when they are set, on the request thread.
     length = settings.attribute_value_length_limit
+    span_limits = SpanLimits(max_attribute_length=length)
     tracer_provider = TracerProvider(
         resource=resource,
         sampler=settings.sampler(),
-        span_limits=SpanLimits(max_attribute_length=length),
+        span_limits=span_limits,
         shutdown_on_exit=False,
     )
     tracer_provider.add_span_processor(span_processors)
@@ -348,4 +352,5 @@ def build_providers(settings: Settings) -> Providers:
         span_processors,
         health.tally,
         exporters=(span_exporter, log_exporter),
+        span_limits=span_limits,
     )

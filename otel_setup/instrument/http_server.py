@@ -38,10 +38,11 @@ import structlog
 from opentelemetry import context, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import Span, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_setup.config import ConfigError
+from otel_setup.instrument.server_span import ServerSpans
 from otel_setup.providers import DURATION_BUCKETS_S
 from otel_setup.request_id import accept_or_make
 from otel_setup.routes import RouteTemplates, UnmatchedRoutes
@@ -149,7 +150,7 @@ class ServerTelemetry:
 
     Args:
         app: the app (FastAPI's built middleware stack) to wrap.
-        tracer: makes the server spans.
+        spans: makes the server spans.
         metrics: the app's HTTP server metrics.
         excluded_urls: regexes, searched in ``scheme://host/path``, of requests not traced.
         request_id_header: the request id's header, in the request and the response.
@@ -171,7 +172,7 @@ class ServerTelemetry:
         "_response_headers",
         "_routes",
         "_slo_class",
-        "_tracer",
+        "_spans",
         "_unmatched",
         "app",
     )
@@ -180,7 +181,7 @@ class ServerTelemetry:
         self,
         app: ASGIApp,
         *,
-        tracer: Tracer,
+        spans: ServerSpans,
         metrics: ServerMetrics,
         excluded_urls: Sequence[str] = (),
         request_id_header: str = "X-Request-ID",
@@ -190,7 +191,7 @@ class ServerTelemetry:
         on_startup: Callable[[], object] | None = None,
     ) -> None:
         self.app = app
-        self._tracer = tracer
+        self._spans = spans
         self._metrics = metrics
         self._excluded = re.compile("|".join(excluded_urls)) if excluded_urls else None
         self._request_id_key = request_id_header.lower().encode("latin-1")
@@ -292,9 +293,7 @@ class ServerTelemetry:
                 )
             parent = propagate.extract(carrier) if carrier else Context()
             span_method = "HTTP" if method == _OTHER_METHOD else method
-            span = self._tracer.start_span(
-                span_method, context=parent, kind=SpanKind.SERVER, attributes=attributes
-            )
+            span = self._spans.start(span_method, parent, attributes)
             self._metrics.started(method)
             token = context.attach(trace.set_span_in_context(span, parent))
             root_path = scope.get("root_path", "")
