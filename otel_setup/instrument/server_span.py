@@ -66,9 +66,9 @@ __all__ = ["ServerSpan", "ServerSpans"]
 
 _log = logging.getLogger(__name__)
 
-#: Values taken as they are; ``bool`` is listed apart from ``int`` because the
-#: check is by exact type, for speed.
-_PLAIN = frozenset((int, float, bool))
+#: Value types taken as they are (a string cut to the length limit); ``bool`` is
+#: listed apart from ``int`` because the check is by exact type, for speed.
+_PLAIN = frozenset((str, int, float, bool))
 
 
 class ServerSpans:
@@ -119,7 +119,7 @@ class ServerSpans:
         )
         if not sampled.decision.is_recording():
             return NonRecordingSpan(context)
-        span = ServerSpan(self, name, context, parent_context, {})
+        span = ServerSpan(self, name, context, parent_context)
         span.set_attributes(sampled.attributes)
         self._processor.on_start(span, parent_context=parent)
         return span
@@ -153,13 +153,12 @@ class ServerSpan(trace.Span):
         name: str,
         context: SpanContext,
         parent: SpanContext | None,
-        attributes: dict[str, Any],
     ) -> None:
         self._spans = spans
         self._name = name
         self.context = context
         self._parent = parent
-        self._attributes = attributes
+        self._attributes: dict[str, Any] = {}
         self._dropped_attributes = 0
         self._events: BoundedList | None = None
         self._links: BoundedList | None = None
@@ -183,11 +182,9 @@ class ServerSpan(trace.Span):
         own = self._attributes
         for key, value in attributes.items():
             kind = type(value)
-            if kind is str and type(key) is str and key:
-                if length is not None and len(value) > length:
+            if kind in _PLAIN and type(key) is str and key:
+                if kind is str and length is not None and len(value) > length:
                     value = value[:length]
-            elif kind in _PLAIN and type(key) is str and key:
-                pass
             else:
                 checked = BoundedAttributes(None, {key: value}, max_value_len=length)
                 if not checked:
@@ -218,12 +215,7 @@ class ServerSpan(trace.Span):
         limits = self._spans._limits
         if self._events is None:
             self._events = BoundedList(limits.max_events)
-        checked = BoundedAttributes(
-            limits.max_event_attributes,
-            attributes,
-            max_value_len=limits.max_attribute_length,
-            immutable=True,
-        )
+        checked = self._checked(limits.max_event_attributes, attributes)
         self._events.append(Event(name, checked, timestamp))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
@@ -233,13 +225,7 @@ class ServerSpan(trace.Span):
         limits = self._spans._limits
         if self._links is None:
             self._links = BoundedList(limits.max_links)
-        checked = BoundedAttributes(
-            limits.max_link_attributes,
-            attributes,
-            max_value_len=limits.max_attribute_length,
-            immutable=True,
-        )
-        self._links.append(Link(context, checked))
+        self._links.append(Link(context, self._checked(limits.max_link_attributes, attributes)))
 
     def update_name(self, name: str) -> None:
         if not self._ended("update_name"):
@@ -282,6 +268,11 @@ class ServerSpan(trace.Span):
             return
         self._end_time = end_time if end_time is not None else time_ns()
         self._spans._processor.on_end(self._readable())
+
+    def _checked(self, most: int | None, attributes: Attributes) -> BoundedAttributes:
+        """An event's or a link's attributes through the SDK's checks and limits."""
+        length = self._spans._limits.max_attribute_length
+        return BoundedAttributes(most, attributes, max_value_len=length, immutable=True)
 
     def _ended(self, call: str) -> bool:
         if self._end_time is None:
