@@ -13,8 +13,8 @@ Per HTTP request it:
 4. once the app is done, names the span ``{method} {route}`` from the route the
    router chose (:class:`~otel_setup.routes.RouteTemplates`), or from a bounded
    template of a path no route matched (:class:`~otel_setup.routes.UnmatchedRoutes`),
-   and records ``http.server.request.duration`` and
-   ``http.server.active_requests``.
+   and counts the request into ``http.server.request.duration`` (in batches,
+   see :class:`ServerMetrics`) and ``http.server.active_requests``.
 
 It does what the contrib ASGI/FastAPI instrumentation did for us at a little
 over half its cost per request: that one matches the route a second time, sets
@@ -31,6 +31,7 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -72,9 +73,24 @@ class ServerMetrics:
     collection: the SDK's synchronous up-down counter would cost two
     measurements per request, about 8 µs each; a locked integer update costs
     well under one.
+
+    Durations are recorded in batches. :meth:`ended` queues the duration (with
+    its attributes and the request's context, for exemplars); every
+    :attr:`BATCH` requests the batch goes into the SDK's histogram in one loop.
+    Between two requests the request thread runs the server, the framework and
+    the app, and the SDK's measurement path, cold each time, cost about 20 µs;
+    run back to back it costs about half that. Nothing waits longer than the
+    next collection: the SDK asks every observable instrument for its values
+    before it reads what was recorded, and the active-requests callback first
+    records the queued durations, so every reader sees every finished request.
+    What a batch changes is the measurement's own timestamp, which readers do
+    not export (an exemplar's is the time of the batch).
     """
 
-    __slots__ = ("_active", "_lock", "duration")
+    __slots__ = ("_active", "_lock", "_queued", "duration")
+
+    #: Durations queued before they are recorded together.
+    BATCH = 64
 
     def __init__(self, meter: Meter) -> None:
         self.duration = meter.create_histogram(
@@ -86,6 +102,7 @@ class ServerMetrics:
         # By http.request.method: at most the known methods and _OTHER.
         self._active: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._queued: deque[tuple[float, dict[str, Any], Context]] = deque()
         meter.create_observable_up_down_counter(
             "http.server.active_requests",
             callbacks=[self._observe_active],
@@ -101,7 +118,25 @@ class ServerMetrics:
         with self._lock:
             self._active[method] -= 1
 
+    def measured(self, duration_s: float, attributes: dict[str, Any], context: Context) -> None:
+        """Queue a request's duration for the histogram (recorded within :attr:`BATCH`)."""
+        queued = self._queued
+        queued.append((duration_s, attributes, context))
+        if len(queued) >= self.BATCH:
+            self.record_queued()
+
+    def record_queued(self) -> None:
+        """Record every queued duration now (any thread; each is recorded once)."""
+        queued, record = self._queued, self.duration.record
+        while queued:
+            try:
+                duration_s, attributes, context = queued.popleft()
+            except IndexError:  # another thread took the last one
+                return
+            record(duration_s, attributes, context)
+
     def _observe_active(self, _options: CallbackOptions) -> list[Observation]:
+        self.record_queued()  # before the SDK reads the histogram of this collection
         with self._lock:
             return [Observation(n, {"http.request.method": m}) for m, n in self._active.items()]
 
@@ -295,7 +330,8 @@ class ServerTelemetry:
             span_method = "HTTP" if method == _OTHER_METHOD else method
             span = self._spans.start(span_method, parent, attributes)
             self._metrics.started(method)
-            token = context.attach(trace.set_span_in_context(span, parent))
+            current = trace.set_span_in_context(span, parent)
+            token = context.attach(current)
             root_path = scope.get("root_path", "")
             error: BaseException | None = None
             try:
@@ -308,7 +344,9 @@ class ServerTelemetry:
                     route = self._routes(scope, root_path) or self._unmatched(path)
                     if response_headers:
                         span.set_attributes(response_headers)
-                    self._finish(span, span_method, method, route, status, error, started)
+                    measured = self._finish(span, span_method, method, route, status, error)
+                    # Queued in the request's context, for exemplars (when switched on).
+                    self._metrics.measured(time.perf_counter() - started, measured, current)
                 except Exception:  # telemetry must never turn a response into an error
                     _log.exception("could not complete the server span of %s", span_method)
                 finally:
@@ -326,9 +364,9 @@ class ServerTelemetry:
         route: str,
         status: int | None,
         error: BaseException | None,
-        started: float,
-    ) -> None:
-        """Name the span after the route; give it, and the duration, the outcome."""
+    ) -> dict[str, Any]:
+        """Name the span after the route and give it the outcome; return the
+        attributes of the request's duration."""
         measured: dict[str, Any] = {"http.request.method": method, "http.route": route}
         outcome: dict[str, Any] = {"http.route": route}
         if status is not None:
@@ -345,8 +383,7 @@ class ServerTelemetry:
             span.record_exception(error)
         if failed:
             span.set_status(StatusCode.ERROR, _describe(error))
-        # Recorded while the span is current, for exemplars (when switched on).
-        self._metrics.duration.record(time.perf_counter() - started, measured)
+        return measured
 
 
 def _host(header: bytes | None, scope: Scope) -> str:

@@ -11,6 +11,7 @@ from starlette.routing import Mount
 
 from otel_setup import providers as providers_module
 from otel_setup.config import ConfigError
+from otel_setup.instrument.http_server import ServerMetrics
 from otel_setup.routes import RouteTemplates
 from processors.api import PREFIX
 from tests.support import metric_points
@@ -273,6 +274,33 @@ def test_exemplars_are_off_unless_asked_for(instrument, monkeypatch: pytest.Monk
 
     assert exemplars() == 0
     assert exemplars(OTEL_METRICS_EXEMPLAR_FILTER="trace_based") > 0
+
+
+def test_durations_recorded_in_batches_reach_every_collection_with_their_request(
+    instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a batch and short of one, a collection counts every finished request, and
+    the exemplar of a duration names the trace of its own request."""
+    monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "trace_based")
+    reader = InMemoryMetricReader()
+    monkeypatch.setattr(providers_module, "PeriodicExportingMetricReader", lambda *_, **__: reader)
+    app = _app()
+    _, spans = instrument(app)
+
+    def recorded() -> tuple[int, set[int]]:
+        (point,) = metric_points(reader, "http.server.request.duration")
+        return point.count, {e.trace_id for e in point.exemplars}
+
+    with TestClient(app) as client:
+        for count in (ServerMetrics.BATCH + 3, ServerMetrics.BATCH + 5):
+            while len(_server_spans(spans)) < count:
+                client.get("/items/1")
+            total, exemplar_traces = recorded()
+            assert total == count
+            # One exemplar per bucket, the bucket's latest: the last request's among them.
+            traces = [span.context.trace_id for span in _server_spans(spans)]
+            assert traces[-1] in exemplar_traces
+            assert exemplar_traces <= set(traces)
 
 
 def test_a_failure_of_the_telemetry_never_fails_the_request(
