@@ -115,9 +115,23 @@ def is_sensitive_key(key: str) -> bool:
     return key not in _SAFE_KEYS and _SENSITIVE_KEY.search(key) is not None
 
 
+#: Short texts found clean. Attribute values recur (methods, routes, addresses,
+#: user agents), and a dictionary look-up costs a tenth of the searches below.
+#: Emptied when full: values seen once (request ids) then cost a refill, not memory.
+_CLEAN_TEXTS: dict[str, None] = {}
+_CLEAN_TEXTS_MAX = 4096
+_CLEAN_TEXT_LENGTH = 64
+
+
 def scrub_text(text: str) -> str:
     """Mask every secret found inside ``text``; text without one comes back unchanged."""
+    if text in _CLEAN_TEXTS:
+        return text
     if _MAYBE_SECRET.search(text) is None or _LIKELY_SECRET.search(text) is None:
+        if len(text) <= _CLEAN_TEXT_LENGTH and type(text) is str:
+            if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
+                _CLEAN_TEXTS.clear()
+            _CLEAN_TEXTS[text] = None
         return text
     return _TEXT_PATTERNS.sub(_mask, text)
 

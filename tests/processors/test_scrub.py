@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link
 
 from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter, scrub_span
+from processors import scrub as scrub_module
 from processors.scrub import (
     _TEXT_PATTERNS,
     REDACTED,
@@ -294,3 +295,18 @@ def test_metric_exporter_scrubs_data_point_attributes() -> None:
         "latency": {"api_key": REDACTED},
         "clean": {"route": "/items/{id}"},
     }
+
+
+def test_clean_texts_are_remembered_within_bounds_and_secrets_never() -> None:
+    scrub_module._CLEAN_TEXTS.clear()
+    for _ in range(2):  # the second time from memory
+        assert scrub_text("GET /health") == "GET /health"
+        assert scrub_text("mail ann@example.com") == "mail [email]"
+    assert "GET /health" in scrub_module._CLEAN_TEXTS
+    assert "mail ann@example.com" not in scrub_module._CLEAN_TEXTS
+    long_text = "x" * (scrub_module._CLEAN_TEXT_LENGTH + 1)
+    assert scrub_text(long_text) == long_text
+    assert long_text not in scrub_module._CLEAN_TEXTS
+    for n in range(scrub_module._CLEAN_TEXTS_MAX + 10):
+        scrub_text(f"request {n:x}")
+    assert len(scrub_module._CLEAN_TEXTS) <= scrub_module._CLEAN_TEXTS_MAX
