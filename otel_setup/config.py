@@ -41,7 +41,8 @@ _SAMPLERS: Mapping[str, Callable[[float], Sampler]] = {
     "always_on": lambda _: sampling.ALWAYS_ON,
     "always_off": lambda _: sampling.ALWAYS_OFF,
     "traceidratio": sampling.TraceIdRatioBased,
-    "parentbased_always_on": lambda _: sampling.ParentBased(sampling.ALWAYS_ON),
+    # The SDK's own instance: the server spans recognise it and decide without calling it.
+    "parentbased_always_on": lambda _: sampling.DEFAULT_ON,
     "parentbased_always_off": lambda _: sampling.ParentBased(sampling.ALWAYS_OFF),
     "parentbased_traceidratio": lambda r: sampling.ParentBased(sampling.TraceIdRatioBased(r)),
 }

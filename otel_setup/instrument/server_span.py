@@ -49,6 +49,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.sampling import DEFAULT_ON
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
@@ -106,8 +107,20 @@ class ServerSpans:
             trace_id = self._ids.generate_trace_id()
             random_id = self._ids.is_trace_id_random()
             parent_context = None
-        sampled = self._sampler.should_sample(parent, trace_id, name, SpanKind.SERVER, attributes)
-        flags = TraceFlags.SAMPLED if sampled.decision.is_sampled() else TraceFlags.DEFAULT
+        if self._sampler is DEFAULT_ON:
+            # The default sampler, ParentBased(ALWAYS_ON), decided as it decides
+            # (the parent's choice, else sample; the parent's trace state), without
+            # its four calls and result object per request.
+            sampled = recording = parent_context is None or parent_context.trace_flags.sampled
+            trace_state = None if parent_context is None else parent_context.trace_state
+            span_attributes: Attributes = attributes
+        else:
+            result = self._sampler.should_sample(
+                parent, trace_id, name, SpanKind.SERVER, attributes
+            )
+            sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
+            trace_state, span_attributes = result.trace_state, result.attributes
+        flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
         if random_id:
             flags |= TraceFlags.RANDOM_TRACE_ID
         context = SpanContext(
@@ -115,12 +128,13 @@ class ServerSpans:
             self._ids.generate_span_id(),
             is_remote=False,
             trace_flags=TraceFlags(flags),
-            trace_state=sampled.trace_state,
+            trace_state=trace_state,
         )
-        if not sampled.decision.is_recording():
+        if not recording:
             return NonRecordingSpan(context)
         span = ServerSpan(self, name, context, parent_context)
-        span.set_attributes(sampled.attributes)
+        if span_attributes:
+            span.set_attributes(span_attributes)
         self._processor.on_start(span, parent_context=parent)
         return span
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, DEFAULT_ON, ParentBased, TraceIdRatioBased
 from opentelemetry.trace import (
     NonRecordingSpan,
     SpanContext,
@@ -21,6 +21,7 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     TraceFlags,
+    TraceState,
 )
 
 from otel_setup.instrument.server_span import ServerSpan, ServerSpans
@@ -136,6 +137,38 @@ def test_a_span_continues_the_trace_of_its_parent_and_is_its_child() -> None:
     assert span.context.span_id not in (0, 0xDEF)
     assert span.parent == remote
     assert span.context.trace_flags.sampled
+
+
+@pytest.mark.parametrize("sampler", [DEFAULT_ON, ParentBased(ALWAYS_ON)], ids=["own", "sdk"])
+@pytest.mark.parametrize("remote", [True, False])
+@pytest.mark.parametrize(
+    "parent_sampled", [True, False, None], ids=["sampled", "unsampled", "root"]
+)
+def test_the_default_sampler_decides_as_the_sdk_does_whatever_the_parent(
+    sampler: Any, remote: bool, parent_sampled: bool | None
+) -> None:
+    """``DEFAULT_ON`` is decided without calling it; any other sampler is called."""
+    parent = Context()
+    if parent_sampled is not None:
+        state = TraceState([("vendor", "x")])
+        flags = TraceFlags(TraceFlags.SAMPLED if parent_sampled else TraceFlags.DEFAULT)
+        remote_parent = SpanContext(0xABC, 0xDEF, remote, trace_flags=flags, trace_state=state)
+        parent = trace.set_span_in_context(NonRecordingSpan(remote_parent))
+    sdk_provider, sdk_finished = _provider(sampler)
+    sdk_span = sdk_provider.get_tracer("s").start_span(
+        "GET", context=parent, kind=SpanKind.SERVER, attributes={"k": "v"}
+    )
+    provider, finished = _provider(sampler)
+    span = ServerSpans(provider, "s", LIMITS).start("GET", parent, {"k": "v"})
+
+    for made in (sdk_span, span):
+        assert made.is_recording() is (parent_sampled is not False)
+        made.end()
+    got, expected = span.get_span_context(), sdk_span.get_span_context()
+    assert (got.trace_flags, got.trace_state) == (expected.trace_flags, expected.trace_state)
+    assert [_seen(s) for s in finished.get_finished_spans()] == [
+        _seen(s) for s in sdk_finished.get_finished_spans()
+    ]
 
 
 def test_the_sampler_decides_and_a_dropped_span_keeps_the_ids_for_its_children() -> None:
