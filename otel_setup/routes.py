@@ -124,9 +124,10 @@ class RouteTemplates:
     MAX_ROUTES = 4096
 
     def __init__(self) -> None:
-        # id(route) -> (route, its full templates): routes compare by value and
-        # are unhashable; the route is kept so that its id stays its own.
-        self._index: dict[int, tuple[object, tuple[Any, ...]]] = {}
+        # id(route) -> (route, its template or, for a router included more than
+        # once, its candidate routes): routes compare by value and are unhashable;
+        # the route is kept so that its id stays its own.
+        self._index: dict[int, tuple[object, str | tuple[Any, ...] | None]] = {}
 
     def __call__(self, scope: MutableMapping[str, Any], root_path: str) -> str | None:
         """The template, or None when no route or mount matched.
@@ -142,16 +143,15 @@ class RouteTemplates:
             return f"{mounted}/{{path}}" if mounted else None
         known = self._index.get(id(route))
         if known is None or known[0] is not route:
-            known = (route, self._full_templates(scope.get("app"), route))
+            candidates = self._full_templates(scope.get("app"), route)
+            known = (route, _own_path(candidates[0]) if len(candidates) == 1 else candidates)
             if len(self._index) >= self.MAX_ROUTES:
                 self._index.clear()
             self._index[id(route)] = known
-        candidates = known[1]
-        if len(candidates) == 1:
-            path = _own_path(candidates[0])
-        else:  # one router included twice: whichever matches this request
+        path = known[1]
+        if type(path) is tuple:  # one router included twice: whichever matches this request
             path = next(
-                (_own_path(c) for c in candidates if c.matches(scope)[0] is Match.FULL),
+                (_own_path(c) for c in path if c.matches(scope)[0] is Match.FULL),
                 _own_path(route),
             )
         return None if path is None else mounted + path
