@@ -26,6 +26,7 @@ connections are passed through untraced.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import re
@@ -175,9 +176,10 @@ def _captured(
     return found
 
 
-def _bind_request_id(request_id: str) -> Callable[[], None]:
-    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
-    return lambda: structlog.contextvars.reset_contextvars(**tokens)
+def _bind_request_id(request_id: str) -> contextvars.Token[Any]:
+    """Bind ``request_id`` into structlog's context; reset it with the token's own variable."""
+    (token,) = structlog.contextvars.bind_contextvars(request_id=request_id).values()
+    return token
 
 
 class ServerTelemetry:
@@ -304,7 +306,7 @@ class ServerTelemetry:
                 ]
             await send(message)
 
-        unbind = _bind_request_id(request_id)
+        bound = _bind_request_id(request_id)
         scheme, path = scope.get("scheme", "http"), scope["path"]
         scope[_FASTAPI_TELEMETRY_KEY] = None
         try:
@@ -354,7 +356,7 @@ class ServerTelemetry:
                     span.end()
                     context.detach(token)
         finally:
-            unbind()
+            bound.var.reset(bound)
 
     def _finish(
         self,

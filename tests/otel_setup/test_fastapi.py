@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
@@ -78,6 +81,42 @@ def test_4xx_and_3xx_keep_a_template_name(client_and_spans, path, status, name) 
     client, spans = client_and_spans
     assert client.get(path, follow_redirects=False).status_code == status
     assert [s.name for s in _server_spans(spans)] == [name]
+
+
+def test_the_request_id_is_bound_for_its_request_only(instrument) -> None:
+    """Logs of the request carry its id; the caller's context has none afterwards
+    (the app is called in the caller's task, where nothing else would undo it)."""
+    app = _app()
+    seen: list[object] = []
+
+    @app.get("/who")
+    async def who() -> dict[str, str]:
+        seen.append(structlog.contextvars.get_contextvars().get("request_id"))
+        return {}
+
+    instrument(app)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/who",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), (b"x-request-id", b"req-42")],
+    }
+
+    async def call() -> dict[str, object]:
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_message: object) -> None:
+            pass
+
+        await app(scope, receive, send)
+        return structlog.contextvars.get_contextvars()
+
+    assert "request_id" not in asyncio.run(call())
+    assert seen == ["req-42"]
 
 
 def test_client_request_id_is_kept_when_plain_and_replaced_when_not(client_and_spans) -> None:
