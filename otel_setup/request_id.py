@@ -32,4 +32,4 @@ def accept_or_make(incoming: bytes | None) -> str:
     else a new one of 32 hex digits."""
     if incoming and _VALID_ID.fullmatch(incoming):
         return incoming.decode("ascii")
-    return f"{_random_bits(128):032x}"
+    return _random_bits(128).to_bytes(16, "big").hex()
