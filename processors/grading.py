@@ -137,12 +137,14 @@ def finished(span: ReadableSpan) -> Finished:
 
     The SDK's own fields are read first: the public properties wrap the
     attributes in a mapping proxy over ``BoundedAttributes``, several times
-    slower per look-up. The properties are the fallback, for spans built
+    slower per look-up; a span may also hold a plain dict (``otel_setup``'s
+    server spans do). The properties are the fallback, for spans built
     without attributes and for an SDK that renames its fields.
     """
     try:
+        attributes = span._attributes
         return (
-            span._attributes._dict,  # type: ignore[union-attr]
+            getattr(attributes, "_dict", attributes) or {},  # type: ignore[return-value]
             span._kind is _SERVER,
             span._status._status_code is _ERROR,
             span._start_time,  # type: ignore[return-value]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.trace import SpanContext, SpanKind
 
 from processors.grading import (
     OTHER_ROUTE,
     ROUTE_LIMIT,
     GradingProcessor,
     GradingState,
+    finished,
     overall_grade,
 )
 from processors.targets import load_targets
@@ -187,3 +190,32 @@ def test_a_span_it_cannot_read_is_skipped_and_counted_not_raised() -> None:
     reports = processor.read(lambda state, now: state.categories("1m", now))
     assert [(r.category, r.count) for r in reports] == [("database", 1)]
     processor.shutdown()
+
+
+@pytest.mark.parametrize("held", ["plain dict", "sdk span", "none"])
+def test_finished_reads_the_attributes_a_span_holds_without_copying_them(held: str) -> None:
+    attributes = {"http.route": "/items/{id}", "http.response.status_code": 200}
+    if held == "sdk span":
+        made = (
+            TracerProvider().get_tracer("t").start_span("GET", kind=SpanKind.SERVER, start_time=1)
+        )
+        made.set_attributes(attributes)
+        made.end(end_time=3)
+        ended: Any = made
+    else:
+        ended = ReadableSpan(
+            "GET",
+            SpanContext(1, 2, False),
+            attributes=attributes if held == "plain dict" else None,
+            kind=SpanKind.SERVER,
+            start_time=1,
+            end_time=3,
+        )
+    read, server, error, start, end, _trace = finished(ended)
+    if held == "none":
+        assert read == {}
+    else:
+        assert read == attributes
+        # The span's own dict, not a proxy over it: looked up several times per span.
+        assert type(read) is dict
+    assert (server, error, end - start) == (True, False, 2)
