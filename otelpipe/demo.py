@@ -257,10 +257,20 @@ def _answer(backend: str, query: Callable[[], T], unanswered: dict[str, str], no
 
 
 def _wait_delivered(
-    settings: stack.StackSettings, run_id: str, since: float, sent: int, unanswered: dict[str, str]
-) -> tuple[float, int]:
-    """(requests in Prometheus, gateway traces in Jaeger) once both reach ``sent``, or
-    what they are after :data:`DELIVERY_TIMEOUT_S`."""
+    settings: stack.StackSettings,
+    run_id: str,
+    since: float,
+    sent: int,
+    checkouts_sent: int,
+    unanswered: dict[str, str],
+) -> tuple[float, int, list[dict[str, Any]]]:
+    """(requests in Prometheus, gateway traces in Jaeger, checkout traces) once the first
+    two reach ``sent`` and every checkout is one trace across both services, or what
+    they are after :data:`DELIVERY_TIMEOUT_S`.
+
+    Checkouts are waited for on their own: the payments service's spans of a trace
+    reach Jaeger in a write of their own, and may land after the gateway's.
+    """
     deadline = time.monotonic() + DELIVERY_TIMEOUT_S
     while True:
         counted = _answer(
@@ -272,8 +282,17 @@ def _wait_delivered(
             unanswered,
             0,
         )
-        if (counted >= sent and traces >= sent) or time.monotonic() >= deadline:
-            return counted, traces
+        checkouts = _answer(
+            "Jaeger",
+            lambda: _gateway_traces(settings, run_id, since, sent, "POST /checkout/{item_id}"),
+            unanswered,
+            [],
+        )
+        delivered = counted >= sent and traces >= sent
+        if (delivered and _distributed(checkouts) >= checkouts_sent) or (
+            time.monotonic() >= deadline
+        ):
+            return counted, traces, checkouts
         time.sleep(1)
 
 
@@ -288,13 +307,12 @@ def _summarise(
 ) -> DemoSummary:
     """Read back, once the pipeline has delivered, what the backends hold of this run."""
     sent = load["totals"]["requests"] + 1  # and the one slow report
+    checkouts_sent = sum(
+        e["requests"] for e in load["endpoints"] if e["endpoint"].startswith("POST /checkout")
+    )
     unanswered: dict[str, str] = {}
-    counted, traces = _wait_delivered(settings, run_id, since, sent, unanswered)
-    checkouts = _answer(
-        "Jaeger",
-        lambda: _gateway_traces(settings, run_id, since, sent, "POST /checkout/{item_id}"),
-        unanswered,
-        [],
+    counted, traces, checkouts = _wait_delivered(
+        settings, run_id, since, sent, checkouts_sent, unanswered
     )
     logs = sum(
         1

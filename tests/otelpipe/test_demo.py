@@ -26,8 +26,8 @@ def test_a_backend_that_does_not_answer_is_named_not_raised(
             }
         )
         unanswered: dict[str, str] = {}
-        delivered = demo._wait_delivered(settings, "run", time.time(), 10, unanswered)
-    assert delivered == (0.0, 0)
+        delivered = demo._wait_delivered(settings, "run", time.time(), 10, 2, unanswered)
+    assert delivered == (0.0, 0, [])
     assert unanswered["Jaeger"].startswith("ReadTimeout")
     assert unanswered["Prometheus"].startswith("ConnectError")
 
