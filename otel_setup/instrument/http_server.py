@@ -75,7 +75,7 @@ class ServerMetrics:
     measurements per request, about 8 µs each; a locked integer update costs
     well under one.
 
-    Durations are recorded in batches. :meth:`ended` queues the duration (with
+    Durations are recorded in batches. :meth:`measured` queues the duration (with
     its attributes and the request's context, for exemplars); every
     :attr:`BATCH` requests the batch goes into the SDK's histogram in one loop.
     Between two requests the request thread runs the server, the framework and
