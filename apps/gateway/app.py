@@ -30,7 +30,7 @@ import sqlalchemy
 import structlog
 from fastapi import FastAPI, HTTPException, Query
 
-from apps.database import sqlite_engine
+from apps.database import SQLiteDatabase
 from apps.gateway.instrumentation import instrument
 from otel_setup import track
 
@@ -78,13 +78,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     jobs.cancel()
     await app.state.redis.aclose()
     await app.state.payments.aclose()
+    database.close()
     shutdown_telemetry()
 
 
 app = FastAPI(title="otel-perf-pipeline demo gateway", lifespan=lifespan)
 # otel_setup by default; OTELPIPE_BENCH_MODE=bare|stock gives the benchmark its baselines.
 shutdown_telemetry = instrument(app, os.environ.get("OTEL_SERVICE_NAME", "gateway"))
-engine = sqlite_engine("gateway", _seed)
+database = SQLiteDatabase("gateway", _seed)
 l1_cache: dict[int, str] = {}
 pending_orders: list[int] = []
 
@@ -102,7 +103,7 @@ async def list_items(limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> list[d
 
 
 def _list_items(limit: int) -> list[dict[str, object]]:
-    with engine.connect() as conn:
+    with database.engine.connect() as conn:
         rows = conn.execute(
             sqlalchemy.text("SELECT id, name FROM items ORDER BY id LIMIT :limit"), {"limit": limit}
         )
@@ -135,7 +136,7 @@ async def get_item(item_id: int) -> dict[str, object]:
 
 
 def _load_item(item_id: int) -> str:
-    with engine.connect() as conn:
+    with database.engine.connect() as conn:
         row = conn.execute(
             sqlalchemy.text("SELECT name FROM items WHERE id = :id"), {"id": item_id}
         ).first()
@@ -185,6 +186,6 @@ async def error() -> None:
 
 @app.get("/reports/slow")
 def slow_report(delay_ms: Annotated[int, Query(ge=0, le=10_000)] = 1200) -> dict[str, int]:
-    with engine.connect() as conn:
+    with database.engine.connect() as conn:
         conn.execute(sqlalchemy.text("SELECT sleep_ms(:ms), count(*) FROM items"), {"ms": delay_ms})
     return {"delay_ms": delay_ms}

@@ -24,7 +24,7 @@ import structlog
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from apps.database import sqlite_engine
+from apps.database import SQLiteDatabase
 from otel_setup import setup_telemetry, track
 
 log = structlog.get_logger("apps.payments")
@@ -59,12 +59,13 @@ def _seed(conn: sqlalchemy.Connection) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
+    database.close()
     telemetry.shutdown()
 
 
 app = FastAPI(title="otel-perf-pipeline demo payments", lifespan=lifespan)
 telemetry = setup_telemetry(app, service_name=os.environ.get("OTEL_SERVICE_NAME", "payments"))
-engine = sqlite_engine("payments", _seed)
+database = SQLiteDatabase("payments", _seed)
 
 
 @app.get("/health")
@@ -73,7 +74,7 @@ async def health() -> dict[str, str]:
 
 
 def _reserve(item_id: int, delay_ms: int) -> bool:
-    with engine.begin() as conn:
+    with database.engine.begin() as conn:
         reserved = conn.execute(
             sqlalchemy.text(
                 # sleep_ms() in the WHERE clause makes this very statement slow on demand.
@@ -86,7 +87,7 @@ def _reserve(item_id: int, delay_ms: int) -> bool:
 
 
 def _record(payment: Payment) -> int:
-    with engine.begin() as conn:
+    with database.engine.begin() as conn:
         row = conn.execute(
             sqlalchemy.text(
                 "INSERT INTO payments (item_id, amount_cents) VALUES (:item, :amount) RETURNING id"

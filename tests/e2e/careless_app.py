@@ -25,7 +25,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from opentelemetry import metrics, trace
 
-from apps.database import sqlite_engine
+from apps.database import SQLiteDatabase
 from otel_setup import setup_telemetry, track
 
 log = structlog.get_logger("careless")
@@ -51,12 +51,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await app.state.redis.aclose()
     await app.state.http.aclose()
+    database.close()
     telemetry.shutdown()
 
 
 app = FastAPI(title="careless", lifespan=lifespan)
 telemetry = setup_telemetry(app)
-engine = sqlite_engine("careless", _seed)
+database = SQLiteDatabase("careless", _seed)
 logins = metrics.get_meter("careless").create_counter("careless.logins", unit="{login}")
 
 
@@ -82,7 +83,7 @@ async def login(
     authenticating = track.authentication(
         method="password", **{"enduser.id": email, "auth.token": token}
     )
-    with authenticating, engine.connect() as conn:
+    with authenticating, database.engine.connect() as conn:
         conn.execute(
             sqlalchemy.text(
                 f"SELECT id FROM users WHERE email = '{email}' AND password = '{password}'"
@@ -110,7 +111,7 @@ async def login(
 @app.get("/reports/slow")
 def slow_report(email: str, password: str) -> dict[str, str]:
     """A slow query with the credentials as literals: it lands in the slow-query log."""
-    with engine.connect() as conn:
+    with database.engine.connect() as conn:
         conn.execute(
             sqlalchemy.text(
                 "SELECT sleep_ms(300), (SELECT id FROM users "
@@ -124,7 +125,7 @@ def slow_report(email: str, password: str) -> dict[str, str]:
 def register(email: str, password: str) -> dict[str, str]:
     """Insert a user; the second registration of an e-mail fails, and says with what."""
     try:
-        with engine.begin() as conn:
+        with database.engine.begin() as conn:
             conn.execute(
                 sqlalchemy.text("INSERT INTO users (email, password) VALUES (:email, :password)"),
                 {"email": email, "password": password},
@@ -142,7 +143,7 @@ def audit(email: str, password: str) -> dict[str, str]:
     """An insert built with literals into a table that is not there: SQLAlchemy's error
     message quotes the statement, literals and all."""
     try:
-        with engine.begin() as conn:
+        with database.engine.begin() as conn:
             conn.execute(
                 sqlalchemy.text(
                     f"INSERT INTO audit (email, password) VALUES ('{email}', '{password}')"

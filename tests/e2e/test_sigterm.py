@@ -6,6 +6,8 @@ flushes telemetry within ``shutdown_timeout_s`` (5 s). With a healthy
 collector, every request that was answered must be a trace in Jaeger and a
 log record in log storage; with a dead or black-holing collector the exit
 must still come within the bound, and the service says what it could not send.
+Either way the service's SQLite file is removed: uvicorn's exit re-raises the
+signal, so only the app's own shutdown can remove it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -36,10 +39,10 @@ GRACE_S = 5.0
 
 @pytest.mark.parametrize("collector", ["healthy", "dead", "black_hole"])
 def test_sigterm_under_load_flushes_and_exits_in_bounded_time(
-    stack_settings: stack.StackSettings, black_hole: str, collector: str
+    stack_settings: stack.StackSettings, black_hole: str, collector: str, tmp_path: Path
 ) -> None:
     endpoint = {"healthy": None, "dead": "http://127.0.0.1:9", "black_hole": black_hole}[collector]
-    env = {"OTELPIPE_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT_S)}
+    env = {"OTELPIPE_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT_S), "TMPDIR": str(tmp_path)}
     if endpoint:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     service = start_service(
@@ -68,6 +71,7 @@ def test_sigterm_under_load_flushes_and_exits_in_bounded_time(
         f"  {counts}"
     )
     assert exit_code == -signal.SIGTERM, "not a graceful exit"  # uvicorn re-raises SIGTERM
+    assert not list(tmp_path.iterdir()), "the service left its database behind"
     assert exit_s <= SHUTDOWN_TIMEOUT_S + GRACE_S, f"exit took {exit_s:.1f} s"
     assert answered >= RATE * SIGNAL_AT_S * 0.9, "the service did not serve the load"
     if collector != "healthy":
