@@ -164,6 +164,29 @@ def test_repeated_short_values_come_from_the_cache_and_stay_correct() -> None:
         _same_as_sdk([span, span])
 
 
+def test_equal_resources_are_one_group_and_cached_integers_keep_their_type() -> None:
+    # Grouped by object first, then by equality: two equal resources (each
+    # process's provider has one, but a batch may mix copies) are one group.
+    # 1, True and 1.0 are equal keys in a dict; only the int's pair is cached.
+    spans = [
+        ReadableSpan(
+            "GET /health",
+            context=SpanContext(3, n, is_remote=False),
+            attributes={"http.response.status_code": value},
+            resource=Resource({"service.name": "gateway"}),
+        )
+        for n, value in enumerate([1, True, 1.0, 1, True, 200, 200], start=1)
+    ]
+    for _ in range(2):
+        _same_as_sdk(spans)
+    (resource_spans,) = ExportTraceServiceRequest.FromString(encode_spans(spans)).resource_spans
+    values = [s.attributes[0].value for s in resource_spans.scope_spans[0].spans]
+    assert [v.WhichOneof("value") for v in values] == [
+        "int_value", "bool_value", "double_value", "int_value", "bool_value", "int_value",
+        "int_value",
+    ]  # fmt: skip
+
+
 def test_the_grpc_exporter_sends_the_encoded_request() -> None:
     span = ReadableSpan("GET /", context=SpanContext(5, 6, is_remote=False))
     exporter = GrpcSpanExporter(endpoint="http://127.0.0.1:9", insecure=True)
