@@ -39,9 +39,8 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from time import time_ns
-from types import MappingProxyType
 from typing import Any
 
 from opentelemetry import trace
@@ -139,27 +138,24 @@ class ServerSpans:
         return span
 
 
-class ServerSpan(trace.Span):
+class ServerSpan(trace.Span, ReadableSpan):
     """A recording SERVER span from :meth:`ServerSpans.start`.
 
     Used by one request at a time; a span that has ended ignores further
-    changes, as the SDK's does. Read-only views of its state (``name``,
-    ``attributes``, ...) are there for span processors' ``on_start``.
+    changes, as the SDK's does. It is its own :class:`ReadableSpan`: the span
+    processors' ``on_end`` gets the span itself, where the SDK's span copies
+    its fields into a new one (nothing can change them once it has ended).
     """
 
-    __slots__ = (
-        "_attributes",
-        "_dropped_attributes",
-        "_end_time",
-        "_events",
-        "_links",
-        "_name",
-        "_parent",
-        "_spans",
-        "_start_time",
-        "_status",
-        "context",
-    )
+    # No __slots__: ReadableSpan has none, so a span has a __dict__ anyway. The
+    # fields most spans never change are class defaults until they do.
+    _kind = SpanKind.SERVER
+    _instrumentation_info = None
+    _dropped_attributes = 0
+    _events: Sequence[Event] = ()
+    _links: Sequence[Link] = ()
+    _status = Status(StatusCode.UNSET)
+    _end_time: int | None = None
 
     def __init__(
         self,
@@ -170,20 +166,17 @@ class ServerSpan(trace.Span):
     ) -> None:
         self._spans = spans
         self._name = name
-        self.context = context
+        self._context = context
         self._parent = parent
         self._attributes: dict[str, Any] = {}
-        self._dropped_attributes = 0
-        self._events: BoundedList | None = None
-        self._links: BoundedList | None = None
-        self._status = Status(StatusCode.UNSET)
+        self._resource = spans._resource
+        self._instrumentation_scope = spans._scope
         self._start_time = time_ns()
-        self._end_time: int | None = None
 
     # -- the span API ---------------------------------------------------------
 
     def get_span_context(self) -> SpanContext:
-        return self.context
+        return self._context
 
     def is_recording(self) -> bool:
         return self._end_time is None
@@ -227,7 +220,7 @@ class ServerSpan(trace.Span):
         if self._ended("add_event"):
             return
         limits = self._spans._limits
-        if self._events is None:
+        if not isinstance(self._events, BoundedList):
             self._events = BoundedList(limits.max_events)
         checked = self._checked(limits.max_event_attributes, attributes)
         self._events.append(Event(name, checked, timestamp))
@@ -237,7 +230,7 @@ class ServerSpan(trace.Span):
         if self._ended("add_link") or not (context.is_valid or attributes):
             return
         limits = self._spans._limits
-        if self._links is None:
+        if not isinstance(self._links, BoundedList):
             self._links = BoundedList(limits.max_links)
         self._links.append(Link(context, self._checked(limits.max_link_attributes, attributes)))
 
@@ -281,7 +274,7 @@ class ServerSpan(trace.Span):
         if self._ended("end"):
             return
         self._end_time = end_time if end_time is not None else time_ns()
-        self._spans._processor.on_end(self._readable())
+        self._spans._processor.on_end(self)
 
     def _checked(self, most: int | None, attributes: Attributes) -> BoundedAttributes:
         """An event's or a link's attributes through the SDK's checks and limits."""
@@ -294,71 +287,6 @@ class ServerSpan(trace.Span):
         _log.warning("%s() on an ended span: ignored", call)
         return True
 
-    def _readable(self) -> ReadableSpan:
-        spans = self._spans
-        attributes: Attributes = self._attributes
-        if self._dropped_attributes:
-            # Only for the dropped count that ReadableSpan reads from it.
-            bounded = BoundedAttributes(spans._limits.max_span_attributes, attributes)
-            bounded.dropped = self._dropped_attributes
-            attributes = bounded
-        return ReadableSpan(
-            name=self._name,
-            context=self.context,
-            parent=self._parent,
-            resource=spans._resource,
-            attributes=attributes,
-            events=() if self._events is None else self._events,
-            links=() if self._links is None else self._links,
-            kind=SpanKind.SERVER,
-            status=self._status,
-            start_time=self._start_time,
-            end_time=self._end_time,
-            instrumentation_scope=spans._scope,
-        )
-
-    # -- read-only views, as the SDK's span has them ---------------------------
-
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def kind(self) -> SpanKind:
-        return SpanKind.SERVER
-
-    @property
-    def parent(self) -> SpanContext | None:
-        return self._parent
-
-    @property
-    def start_time(self) -> int:
-        return self._start_time
-
-    @property
-    def end_time(self) -> int | None:
-        return self._end_time
-
-    @property
-    def attributes(self) -> Mapping[str, Any]:
-        return MappingProxyType(self._attributes)
-
-    @property
-    def events(self) -> tuple[Event, ...]:
-        return () if self._events is None else tuple(self._events)
-
-    @property
-    def links(self) -> tuple[Link, ...]:
-        return () if self._links is None else tuple(self._links)
-
-    @property
-    def status(self) -> Status:
-        return self._status
-
-    @property
-    def resource(self) -> Resource:
-        return self._spans._resource
-
-    @property
-    def instrumentation_scope(self) -> InstrumentationScope:
-        return self._spans._scope
+    def dropped_attributes(self) -> int:
+        return self._dropped_attributes
