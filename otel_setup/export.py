@@ -27,8 +27,10 @@ __all__ = ["ScrubbingMetricExporter", "ScrubbingSpanExporter", "scrub_metrics", 
 T = TypeVar("T")
 
 
-def _scrub_each(items: Sequence[T], scrub: Callable[[T], T]) -> tuple[list[T], bool]:
+def _scrub_each(items: Sequence[T], scrub: Callable[[T], T]) -> tuple[Sequence[T], bool]:
     """Each of ``items`` scrubbed, and whether they all came back as they were."""
+    if not items:  # most spans have no events and no links
+        return items, True
     scrubbed = [scrub(item) for item in items]
     return scrubbed, all(map(operator.is_, scrubbed, items))
 

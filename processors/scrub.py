@@ -196,6 +196,15 @@ def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | N
         return None
     scrubbed = None
     for key, value in attributes.items():
+        # Most values are texts already found clean, under ordinary keys: what
+        # scrub_value() would find, without its calls (a third of the time).
+        if (
+            type(value) is str
+            and value in _CLEAN_TEXTS
+            and key not in SQL_KEYS
+            and not is_sensitive_key(key)
+        ):
+            continue
         clean = scrub_value(key, value)
         if clean is value or clean == value:
             continue

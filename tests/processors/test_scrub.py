@@ -310,3 +310,15 @@ def test_clean_texts_are_remembered_within_bounds_and_secrets_never() -> None:
     for n in range(scrub_module._CLEAN_TEXTS_MAX + 10):
         scrub_text(f"request {n:x}")
     assert len(scrub_module._CLEAN_TEXTS) <= scrub_module._CLEAN_TEXTS_MAX
+
+
+def test_a_text_remembered_clean_is_still_masked_under_a_secret_key_or_sanitized_as_sql() -> None:
+    statement, word = "SELECT name FROM items WHERE id = 42", "hunter2"
+    # First seen as ordinary values: both remembered clean.
+    assert scrub_attributes({"note": statement, "nickname": word}) is None
+    assert {statement, word} <= scrub_module._CLEAN_TEXTS.keys()
+    assert scrub_attributes({"db.query.text": statement, "user.password": word, "n": [1]}) == {
+        "db.query.text": "SELECT name FROM items WHERE id = ?",
+        "user.password": REDACTED,
+        "n": [1],
+    }
