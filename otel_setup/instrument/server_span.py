@@ -287,6 +287,18 @@ class ServerSpan(trace.Span, ReadableSpan):
         _log.warning("%s() on an ended span: ignored", call)
         return True
 
+    # The counts the exporter reads of every span, without the SDK's isinstance
+    # checks against abstract base classes.
     @property
     def dropped_attributes(self) -> int:
         return self._dropped_attributes
+
+    @property
+    def dropped_events(self) -> int:
+        events = self._events
+        return events.dropped if type(events) is BoundedList else 0
+
+    @property
+    def dropped_links(self) -> int:
+        links = self._links
+        return links.dropped if type(links) is BoundedList else 0
