@@ -169,15 +169,8 @@ class _Encoder:
         # Resource, then instrumentation scope, then spans, in the order first
         # seen: the SDK's grouping.
         groups: dict[Any, dict[Any, list[bytes]]] = {}
-        # A resource hashes by serializing its attributes to JSON, several µs a
-        # span: equal resources are grouped once per distinct object, and the
-        # spans of a batch mostly share their provider's one object.
-        by_identity: dict[int, dict[Any, list[bytes]]] = {}
         for span in spans:
-            resource = span.resource
-            scopes = by_identity.get(id(resource))
-            if scopes is None:
-                scopes = by_identity[id(resource)] = groups.setdefault(resource, {})
+            scopes = groups.setdefault(span.resource, {})
             scopes.setdefault(span.instrumentation_scope or None, []).append(
                 _field(b"\x12", self.span(span))
             )

@@ -165,9 +165,8 @@ def test_repeated_short_values_come_from_the_cache_and_stay_correct() -> None:
 
 
 def test_equal_resources_are_one_group_and_cached_integers_keep_their_type() -> None:
-    # Grouped by object first, then by equality: two equal resources (each
-    # process's provider has one, but a batch may mix copies) are one group.
-    # 1, True and 1.0 are equal keys in a dict; only the int's pair is cached.
+    # Two equal resources are one group, as in the SDK's encoder. 1, True and
+    # 1.0 are equal keys in a dict; only the int's pair is cached.
     spans = [
         ReadableSpan(
             "GET /health",
