@@ -220,7 +220,7 @@ class ServerSpan(trace.Span, ReadableSpan):
         if self._ended("add_event"):
             return
         limits = self._spans._limits
-        if not isinstance(self._events, BoundedList):
+        if type(self._events) is not BoundedList:  # the class's empty default
             self._events = BoundedList(limits.max_events)
         checked = self._checked(limits.max_event_attributes, attributes)
         self._events.append(Event(name, checked, timestamp))
@@ -230,7 +230,7 @@ class ServerSpan(trace.Span, ReadableSpan):
         if self._ended("add_link") or not (context.is_valid or attributes):
             return
         limits = self._spans._limits
-        if not isinstance(self._links, BoundedList):
+        if type(self._links) is not BoundedList:  # the class's empty default
             self._links = BoundedList(limits.max_links)
         self._links.append(Link(context, self._checked(limits.max_link_attributes, attributes)))
 
