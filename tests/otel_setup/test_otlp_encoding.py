@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from concurrent import futures
 from typing import Any
 
+import grpc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
@@ -186,10 +194,41 @@ def test_equal_resources_are_one_group_and_cached_integers_keep_their_type() -> 
     ]  # fmt: skip
 
 
-def test_the_grpc_exporter_sends_the_encoded_request() -> None:
-    span = ReadableSpan("GET /", context=SpanContext(5, 6, is_remote=False))
-    exporter = GrpcSpanExporter(endpoint="http://127.0.0.1:9", insecure=True)
+class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """A gRPC trace service that keeps the requests it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[ExportTraceServiceRequest] = []
+
+    def Export(self, request: ExportTraceServiceRequest, context: Any) -> Any:
+        self.received.append(request)
+        return ExportTraceServiceResponse()
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[_Collector, int]]:
+    service = _Collector()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(service, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield service, port
+    server.stop(grace=None)
+
+
+def test_the_grpc_exporter_sends_the_encoded_request(collector: tuple[_Collector, int]) -> None:
+    service, port = collector
+    spans = [
+        ReadableSpan(
+            "GET /",
+            context=SpanContext(5, 6, is_remote=False),
+            attributes={"http.route": "/", "http.response.status_code": 200},
+            resource=Resource({"service.name": "gateway"}),
+        )
+    ]
+    exporter = GrpcSpanExporter(endpoint=f"http://127.0.0.1:{port}", insecure=True)
     try:
-        assert exporter._translate_data([span]) == sdk_encode([span])
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
     finally:
         exporter.shutdown()
+    assert service.received == [sdk_encode(spans)]
