@@ -4,9 +4,9 @@ The SDK's encoder (``opentelemetry.exporter.otlp.proto.common``) builds a
 protobuf message object for every span, attribute and value: about 57 µs per
 server span on our 2-core machine, on the export thread, holding the GIL the
 request thread waits for. :func:`encode_spans` writes the same request as
-bytes (about 8 µs), and :class:`GrpcSpanExporter` has the SDK's gRPC
-exporter send those bytes as they are. Everything else — channel, retries,
-reconnection, compression, headers — is the SDK's.
+bytes (about 8 µs), and :class:`GrpcSpanExporter` and :class:`HttpSpanExporter`
+have the SDK's exporters send those bytes as they are. Everything else —
+channel or session, retries, compression, headers — is the SDK's.
 
 The bytes decode to exactly the message the SDK's encoder builds, field for
 field, for any span the SDK can make: ``tests/otel_setup/test_otlp_encoding.py``
@@ -36,11 +36,16 @@ from typing import Any
 
 import grpc
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.http._common import _is_request_too_large
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpOTLPSpanExporter,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanContext
 
-__all__ = ["GrpcSpanExporter", "encode_spans"]
+__all__ = ["GrpcSpanExporter", "HttpSpanExporter", "encode_spans"]
 
 _log = logging.getLogger(__name__)
 
@@ -298,3 +303,30 @@ class GrpcSpanExporter(OTLPSpanExporter):
 
     def _translate_data(self, data: Sequence[ReadableSpan]) -> bytes:  # type: ignore[override]
         return encode_spans(data)
+
+
+class HttpSpanExporter(HttpOTLPSpanExporter):
+    """The SDK's OTLP/HTTP span exporter, its requests encoded by :func:`encode_spans`.
+
+    The SDK's HTTP exporter encodes with its own encoder (about 45 µs a span on
+    our machine, 5 times the whole gRPC path). Its transport, headers,
+    compression, timeout and request-size limit are kept; its own export
+    counters are not (``otel_setup`` counts export outcomes itself).
+    """
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shutdown:
+            _log.warning("Exporter already shutdown, ignoring batch")
+            return SpanExportResult.FAILURE
+        request = encode_spans(spans)
+        if _is_request_too_large(request, self._max_request_size):
+            _log.warning(
+                "Dropping a batch of %d spans: its request is %d bytes, over max_request_size %d",
+                len(spans),
+                len(request),
+                self._max_request_size,
+            )
+            return SpanExportResult.FAILURE
+        if self._client.export(request).success:
+            return SpanExportResult.SUCCESS
+        return SpanExportResult.FAILURE

@@ -165,7 +165,8 @@ def _otlp_exporter_classes(protocol: str) -> dict[str, type]:
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        from otel_setup.otlp_encoding import HttpSpanExporter as OTLPSpanExporter
     return {"traces": OTLPSpanExporter, "metrics": OTLPMetricExporter, "logs": OTLPLogExporter}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -9,8 +10,9 @@ import pytest
 import redis
 
 from otelpipe import stack
-from otelpipe.demo import ServiceProcess
+from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
+from otelpipe.stack.ephemeral import free_port
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -166,3 +168,28 @@ def test_system_process_and_sdk_metrics_reach_prometheus(
         ),
         what=f"{metric} for the gateway in Prometheus",
     )
+
+
+def test_a_service_exporting_over_otlp_http_lands_in_jaeger(
+    stack_settings: stack.StackSettings, payments: ServiceProcess
+) -> None:
+    """The HTTP span exporter (our encoder, the SDK's transport) as the collector takes it."""
+    service = start_service(
+        stack_settings, app=GATEWAY_APP, port=free_port(),
+        service=f"http-e2e-{uuid.uuid4().hex[:8]}",
+        extra_env={"PAYMENTS_URL": payments.url,
+                   "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                   "OTEL_EXPORTER_OTLP_ENDPOINT": stack_settings.url("otlp_http")},
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=service.url, timeout=10) as client:
+            client.get("/items/8").raise_for_status()
+        found = eventually(
+            lambda: _trace_with_redis_child(stack_settings, service.name),
+            what=f"a {OPERATION} trace of {service.name}, sent over OTLP/HTTP, in Jaeger",
+        )
+    finally:
+        service.stop()
+    tags = {t["key"]: t["value"] for t in found["server"]["tags"]}
+    assert tags["http.route"] == "/items/{item_id}"
+    assert tags["http.response.status_code"] == 200
