@@ -308,10 +308,10 @@ class GrpcSpanExporter(OTLPSpanExporter):
 class HttpSpanExporter(HttpOTLPSpanExporter):
     """The SDK's OTLP/HTTP span exporter, its requests encoded by :func:`encode_spans`.
 
-    The SDK's HTTP exporter encodes with its own encoder (about 45 µs a span on
-    our machine, 5 times the whole gRPC path). Its transport, headers,
-    compression, timeout and request-size limit are kept; its own export
-    counters are not (``otel_setup`` counts export outcomes itself).
+    With the SDK's own encoder an export cost about 46 µs a span on our
+    machine, with ours about 12. Its transport, headers, compression, timeout
+    and request-size limit are kept; its own export counters are not
+    (``otel_setup`` counts export outcomes itself).
     """
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
