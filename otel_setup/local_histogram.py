@@ -34,8 +34,6 @@ integers) and must be hashable.
 
 from __future__ import annotations
 
-import logging
-import math
 import threading
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
@@ -60,9 +58,6 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 __all__ = ["ExportingMetricReader", "LocalHistogram", "LocalHistogramReader"]
 
-_log = logging.getLogger(__name__)
-_INFINITY = math.inf
-
 
 class _Series:
     """One attribute set's aggregation since its start (the last collection, for DELTA)."""
@@ -79,8 +74,8 @@ class _Series:
         self.counts = [0] * len(self.counts)
         self.count = 0
         self.sum = 0.0
-        self.min = _INFINITY
-        self.max = -_INFINITY
+        self.min = float("inf")
+        self.max = float("-inf")
         #: Per bucket: (value, time, span id, trace id) of the latest sampled measurement.
         self.exemplars: dict[int, tuple[float, int, int | None, int | None]] = {}
 
@@ -120,12 +115,8 @@ class LocalHistogram:
     def record(
         self, value: float, attributes: Mapping[str, Any], context: Context | None = None
     ) -> None:
-        """Count ``value`` under ``attributes``; ``context`` holds the span an exemplar
-        names. A negative or non-finite value is left out with a warning, as the SDK's
-        histogram leaves it out."""
-        if not 0.0 <= value < _INFINITY:
-            _log.warning("%s: left out %r, not a finite non-negative value", self.name, value)
-            return
+        """Count ``value`` (non-negative) under ``attributes``; ``context`` holds the span
+        an exemplar names."""
         key = frozenset(attributes.items())
         bucket = bisect_left(self._boundaries, value)
         exemplar = None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
@@ -148,15 +146,3 @@ def test_a_histogram_made_twice_in_one_scope_is_one_histogram() -> None:
     again.record(0.3, ATTRIBUTE_SETS[0])
     (point,) = metric_points(reader, NAME)
     assert point.count == 2
-
-
-def test_a_negative_or_non_finite_value_is_left_out_with_a_warning(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    _, _, reader, ours = _readers(AggregationTemporality.CUMULATIVE)
-    ours.record(0.2, ATTRIBUTE_SETS[0])
-    for bad in (-0.1, math.nan, math.inf):
-        ours.record(bad, ATTRIBUTE_SETS[0])
-    (point,) = metric_points(reader, NAME)
-    assert (point.count, point.sum, point.min, point.max) == (1, 0.2, 0.2, 0.2)
-    assert len([r for r in caplog.records if "left out" in r.getMessage()]) == 3
