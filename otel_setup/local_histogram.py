@@ -207,14 +207,9 @@ class LocalHistogramReader(MetricReader):
         boundaries: Sequence[float],
         exemplar_filter: ExemplarFilter,
     ) -> LocalHistogram:
-        """A histogram reported under instrumentation scope ``scope``; the one already
-        made there under ``name``, if there is one (as the SDK's meters do)."""
-        instrumentation_scope = InstrumentationScope(scope)
-        for known_scope, known in self._local:
-            if known_scope == instrumentation_scope and known.name == name:
-                return known
+        """A histogram reported under instrumentation scope ``scope``."""
         histogram = LocalHistogram(name, unit, description, boundaries, exemplar_filter)
-        self._local = [*self._local, (instrumentation_scope, histogram)]
+        self._local = [*self._local, (InstrumentationScope(scope), histogram)]
         return histogram
 
     def _receive_metrics(

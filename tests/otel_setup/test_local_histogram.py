@@ -136,13 +136,3 @@ def test_a_delta_point_starts_where_the_previous_collection_ended() -> None:
     assert second.start_time_unix_nano == first.time_unix_nano
     assert (second.count, second.sum, second.min, second.max) == (1, 0.3, 0.3, 0.3)
     assert metric_points(reader, NAME) == []  # nothing recorded since
-
-
-def test_a_histogram_made_twice_in_one_scope_is_one_histogram() -> None:
-    _, _, reader, ours = _readers(AggregationTemporality.CUMULATIVE)
-    again = reader.create_histogram("test", NAME, "s", "", BOUNDS, AlwaysOffExemplarFilter())
-    assert again is ours
-    ours.record(0.2, ATTRIBUTE_SETS[0])
-    again.record(0.3, ATTRIBUTE_SETS[0])
-    (point,) = metric_points(reader, NAME)
-    assert point.count == 2
