@@ -85,10 +85,20 @@ DURATION_BUCKETS_S = (
 )
 
 #: Metric views: fixed buckets, and only low-cardinality attributes kept on the
-#: HTTP client duration histogram (the server's is our own, see
-#: otel_setup.local_histogram); body-size histograms dropped — nothing reads
-#: them, and each is one more measurement per request.
+#: HTTP duration histograms (no url.scheme; no server.address on the server side);
+#: body-size histograms dropped — nothing reads them, and each is one more
+#: measurement per request.
 _VIEWS = (
+    View(
+        instrument_name="http.server.request.duration",
+        attribute_keys={
+            "http.request.method",
+            "http.route",
+            "http.response.status_code",
+            "error.type",
+        },
+        aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS_S),
+    ),
     View(
         instrument_name="http.client.request.duration",
         attribute_keys={
