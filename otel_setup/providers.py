@@ -34,6 +34,7 @@ from opentelemetry.sdk.metrics import (
     MeterProvider,
     TraceBasedExemplarFilter,
 )
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import (
     DropAggregation,
     ExplicitBucketHistogramAggregation,
@@ -47,7 +48,6 @@ from opentelemetry.util.types import Attributes
 from otel_setup.config import Settings
 from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter
 from otel_setup.health import ExportOutcomes, Tally, TallyingMeterProvider
-from otel_setup.local_histogram import ExportingMetricReader, LocalHistogramReader
 from otel_setup.retry import RetryingExporter
 from processors.off_thread import OffThreadSpanProcessor
 from processors.scrub import scrub_attributes
@@ -279,10 +279,6 @@ class Providers:
     #: The tracer provider's one span processor: it queues each ended span and
     #: runs the export processor, and any added to it, on its worker thread.
     span_processors: OffThreadSpanProcessor
-    #: The meter provider's reader: it also reads the histograms it creates
-    #: (:class:`~otel_setup.local_histogram.LocalHistogram`), with this exemplar filter.
-    metric_reader: LocalHistogramReader
-    exemplar_filter: ExemplarFilter
     #: The health counts of the span and log export paths, kept in the process
     #: (:func:`otel_setup.health.export_counts` reads them).
     tally: Tally | None = None
@@ -305,17 +301,16 @@ class Providers:
 def build_providers(settings: Settings) -> Providers:
     """Create the three providers with OTLP exporters behind bounded batch queues."""
     resource = build_resource(settings)
-    reader = ExportingMetricReader(
+    reader = PeriodicExportingMetricReader(
         ScrubbingMetricExporter(_otlp_exporter(settings, "metrics")),
         export_interval_millis=settings.metric_export_interval_ms,
     )
-    exemplar_filter = _exemplar_filter()
     # shutdown_on_exit=False: Telemetry.shutdown() does it, bounded in time, once.
     meter_provider = MeterProvider(
         resource=resource,
         metric_readers=[reader],
         views=_VIEWS,
-        exemplar_filter=exemplar_filter,
+        exemplar_filter=_exemplar_filter(),
         shutdown_on_exit=False,
     )
     # The span and log export paths report their health through the meter
@@ -352,13 +347,11 @@ def build_providers(settings: Settings) -> Providers:
     )
     logger_provider.add_log_record_processor(log_processor)
     return Providers(
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        logger_provider=logger_provider,
-        span_processors=span_processors,
-        metric_reader=reader,
-        exemplar_filter=exemplar_filter,
-        tally=health.tally,
+        tracer_provider,
+        meter_provider,
+        logger_provider,
+        span_processors,
+        health.tally,
         exporters=(span_exporter, log_exporter),
         span_limits=span_limits,
     )

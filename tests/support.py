@@ -13,8 +13,6 @@ import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from bench.proc import rss_mb
-from otel_setup import providers as providers_module
-from otel_setup.local_histogram import LocalHistogramReader
 from otelpipe.stack.ephemeral import free_port
 
 __all__ = [
@@ -104,14 +102,3 @@ def counts_by_error_type(reader: InMemoryMetricReader, name: str) -> dict[str | 
         (point.attributes or {}).get("error.type"): point.value
         for point in metric_points(reader, name)
     }
-
-
-class AppMetricsReader(LocalHistogramReader, InMemoryMetricReader):
-    """Reads in memory what ``setup_telemetry``'s metric reader exports, local histograms too."""
-
-
-def read_app_metrics(monkeypatch: pytest.MonkeyPatch) -> AppMetricsReader:
-    """The reader of the next ``setup_telemetry``'s meter provider, in memory instead of exported."""
-    reader = AppMetricsReader()
-    monkeypatch.setattr(providers_module, "ExportingMetricReader", lambda *_, **__: reader)
-    return reader

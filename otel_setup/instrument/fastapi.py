@@ -61,11 +61,7 @@ def instrument_fastapi(
             providers.tracer_provider, "otel_setup.http.server", providers.span_limits
         ),
         # Made once per app: the stack may be built again, its instruments must not.
-        "metrics": ServerMetrics(
-            providers.meter_provider.get_meter("otel_setup.http.server"),
-            providers.metric_reader,
-            providers.exemplar_filter,
-        ),
+        "metrics": ServerMetrics(providers.meter_provider.get_meter("otel_setup.http.server")),
         "excluded_urls": settings.excluded_urls,
         "request_id_header": settings.request_id_header,
         "slo_class": slo_class,

@@ -9,12 +9,15 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from starlette.routing import Mount
 
+from otel_setup import providers as providers_module
 from otel_setup.config import ConfigError
+from otel_setup.instrument.http_server import ServerMetrics
 from otel_setup.routes import RouteTemplates
 from processors.api import PREFIX
-from tests.support import AppMetricsReader, metric_points, read_app_metrics
+from tests.support import metric_points
 
 ACTIVE = "http.server.active_requests"
 
@@ -179,9 +182,11 @@ def test_server_spans_carry_their_slo_class(client_and_spans) -> None:
 
 # -- the server middleware: routes, trace context, metrics, failures --------------------------
 @pytest.fixture
-def metrics_reader(monkeypatch: pytest.MonkeyPatch) -> AppMetricsReader:
+def metrics_reader(monkeypatch: pytest.MonkeyPatch) -> InMemoryMetricReader:
     """The instrumented app's own meter provider, read in memory instead of exported."""
-    return read_app_metrics(monkeypatch)
+    reader = InMemoryMetricReader()
+    monkeypatch.setattr(providers_module, "PeriodicExportingMetricReader", lambda *_, **__: reader)
+    return reader
 
 
 def test_routes_of_included_routers_and_mounted_apps_keep_their_full_template(
@@ -263,7 +268,7 @@ def test_an_unhandled_exception_is_recorded_with_its_type(client_and_spans) -> N
 
 
 def test_duration_and_active_requests_are_recorded_per_route(
-    instrument, metrics_reader: AppMetricsReader
+    instrument, metrics_reader: InMemoryMetricReader
 ) -> None:
     app = _app()
     seen_active: list[int] = []
@@ -295,7 +300,10 @@ def test_exemplars_are_off_unless_asked_for(instrument, monkeypatch: pytest.Monk
     def exemplars(**env: str) -> int:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        reader = read_app_metrics(monkeypatch)
+        reader = InMemoryMetricReader()
+        monkeypatch.setattr(
+            providers_module, "PeriodicExportingMetricReader", lambda *_, **__: reader
+        )
         app = _app()
         instrument(app)
         with TestClient(app) as client:
@@ -307,13 +315,14 @@ def test_exemplars_are_off_unless_asked_for(instrument, monkeypatch: pytest.Monk
     assert exemplars(OTEL_METRICS_EXEMPLAR_FILTER="trace_based") > 0
 
 
-def test_every_collection_counts_every_finished_request_with_its_exemplar(
+def test_durations_recorded_in_batches_reach_every_collection_with_their_request(
     instrument, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A collection counts every request finished before it, and the exemplar of a
-    duration names the trace of its own request."""
+    """Past a batch and short of one, a collection counts every finished request, and
+    the exemplar of a duration names the trace of its own request."""
     monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "trace_based")
-    reader = read_app_metrics(monkeypatch)
+    reader = InMemoryMetricReader()
+    monkeypatch.setattr(providers_module, "PeriodicExportingMetricReader", lambda *_, **__: reader)
     app = _app()
     _, spans = instrument(app)
 
@@ -322,7 +331,7 @@ def test_every_collection_counts_every_finished_request_with_its_exemplar(
         return point.count, {e.trace_id for e in point.exemplars}
 
     with TestClient(app) as client:
-        for count in (1, 3, 70):
+        for count in (ServerMetrics.BATCH + 3, ServerMetrics.BATCH + 5):
             while len(_server_spans(spans)) < count:
                 client.get("/items/1")
             total, exemplar_traces = recorded()
