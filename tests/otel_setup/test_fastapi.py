@@ -14,7 +14,6 @@ from starlette.routing import Mount
 
 from otel_setup import providers as providers_module
 from otel_setup.config import ConfigError
-from otel_setup.instrument.http_server import ServerMetrics
 from otel_setup.routes import RouteTemplates
 from processors.api import PREFIX
 from tests.support import metric_points
@@ -315,31 +314,32 @@ def test_exemplars_are_off_unless_asked_for(instrument, monkeypatch: pytest.Monk
     assert exemplars(OTEL_METRICS_EXEMPLAR_FILTER="trace_based") > 0
 
 
-def test_durations_recorded_in_batches_reach_every_collection_with_their_request(
-    instrument, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("exemplar_filter", ["always_off", "trace_based"])
+def test_every_finished_request_is_in_the_next_collection(
+    instrument, monkeypatch: pytest.MonkeyPatch, exemplar_filter: str
 ) -> None:
-    """Past a batch and short of one, a collection counts every finished request, and
-    the exemplar of a duration names the trace of its own request."""
-    monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "trace_based")
+    """Counted at once, whichever path the duration takes (the SDK's aggregation directly,
+    or the SDK's record() for exemplars); an exemplar names the trace of its own request."""
+    monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", exemplar_filter)
     reader = InMemoryMetricReader()
     monkeypatch.setattr(providers_module, "PeriodicExportingMetricReader", lambda *_, **__: reader)
     app = _app()
     _, spans = instrument(app)
 
-    def recorded() -> tuple[int, set[int]]:
-        (point,) = metric_points(reader, "http.server.request.duration")
-        return point.count, {e.trace_id for e in point.exemplars}
-
     with TestClient(app) as client:
-        for count in (ServerMetrics.BATCH + 3, ServerMetrics.BATCH + 5):
+        for count in (1, 2, 70):
             while len(_server_spans(spans)) < count:
                 client.get("/items/1")
-            total, exemplar_traces = recorded()
-            assert total == count
-            # One exemplar per bucket, the bucket's latest: the last request's among them.
+            (point,) = metric_points(reader, "http.server.request.duration")
+            assert point.count == count
             traces = [span.context.trace_id for span in _server_spans(spans)]
-            assert traces[-1] in exemplar_traces
-            assert exemplar_traces <= set(traces)
+            exemplar_traces = {e.trace_id for e in point.exemplars}
+            if exemplar_filter == "trace_based":
+                # One exemplar per bucket, the bucket's latest: the last request's among them.
+                assert traces[-1] in exemplar_traces
+                assert exemplar_traces <= set(traces)
+            else:
+                assert not exemplar_traces
 
 
 def test_a_failure_of_the_telemetry_never_fails_the_request(
