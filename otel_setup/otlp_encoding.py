@@ -43,7 +43,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 __all__ = ["GrpcSpanExporter", "HttpSpanExporter", "encode_spans"]
 
@@ -156,6 +156,17 @@ def _flags(context: SpanContext | None) -> bytes:
     )
 
 
+#: The fields that recur on every span, encoded once: its kind, a status
+#: without description, and its flags (whether the parent was remote).
+_KINDS = {kind: b"\x30" + _ONE_BYTE[kind.value + 1] for kind in SpanKind}
+_STATUSES = {
+    code: _field(b"\x7a", b"\x18" + _ONE_BYTE[code.value] if code.value else b"")
+    for code in StatusCode
+}
+_LOCAL_PARENT = b"\x85\x01" + _fixed32(_HAS_IS_REMOTE)
+_REMOTE_PARENT = b"\x85\x01" + _fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
+
+
 def _uint(tag: bytes, n: int) -> bytes:
     return tag + _varint(n) if n else b""
 
@@ -220,8 +231,7 @@ class _Encoder:
             out.append(_field(b"\x1a", state.encode()))
         if parent is not None:
             out += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-        out.append(_string(b"\x2a", span.name))
-        out += (b"\x30", _ONE_BYTE[span.kind.value + 1])
+        out += (_string(b"\x2a", span.name), _KINDS[span.kind])
         if span.start_time:
             out += (b"\x39", _fixed64(span.start_time))
         if span.end_time:
@@ -229,7 +239,8 @@ class _Encoder:
         out.append(
             attributes(b"\x4a", _plain(getattr(span, "_attributes", None)) or span.attributes)
         )
-        out.append(_uint(b"\x50", span.dropped_attributes))
+        if span.dropped_attributes:
+            out.append(_uint(b"\x50", span.dropped_attributes))
         for event in span.events:
             fields = (
                 (b"\x09" + _fixed64(event.timestamp) if event.timestamp else b"")
@@ -238,7 +249,8 @@ class _Encoder:
                 + _uint(b"\x20", event.dropped_attributes)
             )
             out.append(_field(b"\x5a", fields))
-        out.append(_uint(b"\x60", span.dropped_events))
+        if span.dropped_events:
+            out.append(_uint(b"\x60", span.dropped_events))
         for link in span.links:
             fields = (
                 b"\x0a\x10"
@@ -251,15 +263,19 @@ class _Encoder:
                 + _flags(link.context)
             )
             out.append(_field(b"\x6a", fields))
-        out.append(_uint(b"\x70", span.dropped_links))
+        if span.dropped_links:
+            out.append(_uint(b"\x70", span.dropped_links))
         status = span.status
         if status is not None:
-            code = status.status_code.value
-            fields = _string(b"\x12", status.description) + (
-                b"\x18" + _ONE_BYTE[code] if code else b""
-            )
-            out.append(_field(b"\x7a", fields))
-        out += (b"\x85\x01", _flags(parent))
+            if status.description:
+                code = status.status_code.value
+                fields = _string(b"\x12", status.description) + (
+                    b"\x18" + _ONE_BYTE[code] if code else b""
+                )
+                out.append(_field(b"\x7a", fields))
+            else:
+                out.append(_STATUSES[status.status_code])
+        out.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
         return b"".join(out)
 
 
