@@ -80,10 +80,6 @@ class DirectHistogram:
         #: each reader, or None when they could not be matched.
         self._aggregations: dict[tuple[tuple[str, Any], ...], tuple[Any, ...] | None] = {}
 
-    @property
-    def name(self) -> str:
-        return self._histogram.name
-
     def record(
         self, amount: float, attributes: Mapping[str, Any], context: Context | None = None
     ) -> None:

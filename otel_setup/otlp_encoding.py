@@ -150,21 +150,19 @@ def _plain(attributes: Any) -> Any:
     return getattr(attributes, "_dict", attributes)
 
 
-def _flags(context: SpanContext | None) -> bytes:
-    return _fixed32(
-        _HAS_IS_REMOTE | _IS_REMOTE if context and context.is_remote else _HAS_IS_REMOTE
-    )
-
-
-#: The fields that recur on every span, encoded once: its kind, a status
-#: without description, and its flags (whether the parent was remote).
+#: The fields that recur on every span, encoded once: its kind, its status
+#: code (none for UNSET), and its flags (whether the parent was remote).
 _KINDS = {kind: b"\x30" + _ONE_BYTE[kind.value + 1] for kind in SpanKind}
-_STATUSES = {
-    code: _field(b"\x7a", b"\x18" + _ONE_BYTE[code.value] if code.value else b"")
-    for code in StatusCode
+_STATUS_CODES = {
+    code: b"\x18" + _ONE_BYTE[code.value] if code.value else b"" for code in StatusCode
 }
-_LOCAL_PARENT = b"\x85\x01" + _fixed32(_HAS_IS_REMOTE)
-_REMOTE_PARENT = b"\x85\x01" + _fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
+_STATUSES = {code: _field(b"\x7a", fields) for code, fields in _STATUS_CODES.items()}
+_LOCAL_FLAGS = _fixed32(_HAS_IS_REMOTE)
+_REMOTE_FLAGS = _fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
+
+
+def _flags(context: SpanContext | None) -> bytes:
+    return _REMOTE_FLAGS if context and context.is_remote else _LOCAL_FLAGS
 
 
 def _uint(tag: bytes, n: int) -> bytes:
@@ -268,14 +266,11 @@ class _Encoder:
         status = span.status
         if status is not None:
             if status.description:
-                code = status.status_code.value
-                fields = _string(b"\x12", status.description) + (
-                    b"\x18" + _ONE_BYTE[code] if code else b""
-                )
-                out.append(_field(b"\x7a", fields))
+                fields = _string(b"\x12", status.description)
+                out.append(_field(b"\x7a", fields + _STATUS_CODES[status.status_code]))
             else:
                 out.append(_STATUSES[status.status_code])
-        out.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
+        out += (b"\x85\x01", _flags(parent))
         return b"".join(out)
 
 

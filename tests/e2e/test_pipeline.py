@@ -12,8 +12,7 @@ import redis
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.queries import iter_log_records, jaeger_traces, prometheus_query
-from otelpipe.stack.ephemeral import free_port
-from tests.support import eventually
+from tests.support import eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
