@@ -24,9 +24,12 @@ from opentelemetry.sdk.trace.sampling import Sampler
 
 from otel_setup._sdk_env import SDK_VARIABLES, sdk_variable_problem
 
-__all__ = ["CACHE_TIERS", "ConfigError", "Protocol", "Settings", "SettingsOptions"]
+__all__ = ["CACHE_TIERS", "ConfigError", "Exporter", "Protocol", "Settings", "SettingsOptions"]
 
 Protocol = Literal["grpc", "http/protobuf"]
+#: What a signal is exported with: OTLP to the collector, or nothing (the spec's ``none``).
+Exporter = Literal["otlp", "none"]
+_EXPORTERS: tuple[Exporter, ...] = ("otlp", "none")
 _PROTOCOLS: tuple[Protocol, ...] = ("grpc", "http/protobuf")
 _DEFAULT_PORT: Mapping[Protocol, int] = {"grpc": 4317, "http/protobuf": 4318}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -115,6 +118,16 @@ def _choice(
     return value
 
 
+def _exporter(raw: object, field: str) -> Exporter:
+    """``otlp`` or ``none``. The spec's other exporters (``console``, ``zipkin``,
+    ``prometheus``) and lists of several are refused: left unread, they would be
+    silently replaced by OTLP."""
+    if raw is not None and "," in str(raw):
+        raise ConfigError(field, raw, f"one exporter only: one of {', '.join(_EXPORTERS)}")
+    exporter: Exporter = _choice(raw, field, _EXPORTERS, "otlp")
+    return exporter
+
+
 def _check_url(field: str, url: str, example: str) -> tuple[str, int | None]:
     """Check ``url`` is http(s) with a host and a valid port, without spaces or control
     characters; return it with its scheme in lower case, and its port."""
@@ -192,6 +205,9 @@ class SettingsOptions(TypedDict, total=False):
     otlp_endpoint: str | None
     otlp_protocol: str | None
     otlp_headers: Mapping[str, str] | None
+    traces_exporter: str | None
+    metrics_exporter: str | None
+    logs_exporter: str | None
     metric_export_interval_ms: int | None
     span_queue_size: int | None
     log_queue_size: int | None
@@ -227,6 +243,13 @@ class Settings:
         otlp_endpoint: collector base URL (``OTEL_EXPORTER_OTLP_ENDPOINT``).
         otlp_protocol: ``grpc`` or ``http/protobuf`` (``OTEL_EXPORTER_OTLP_PROTOCOL``).
         otlp_headers: sent with every export (``OTEL_EXPORTER_OTLP_HEADERS``); masked by :meth:`describe`.
+        traces_exporter: ``otlp`` or ``none`` (``OTEL_TRACES_EXPORTER``). With ``none``
+            spans are still made, traced across services and graded in the process,
+            and leave it nowhere.
+        metrics_exporter: ``otlp`` or ``none`` (``OTEL_METRICS_EXPORTER``): with ``none``
+            metrics are not collected.
+        logs_exporter: ``otlp`` or ``none`` (``OTEL_LOGS_EXPORTER``): with ``none`` the
+            JSON log lines stay and are not exported.
         metric_export_interval_ms: ``OTEL_METRIC_EXPORT_INTERVAL`` (default 10000: dashboards
             want fresher data than the spec's 60 s).
         span_queue_size: spans waiting for export; beyond it new ones are dropped and counted
@@ -276,6 +299,9 @@ class Settings:
     otlp_endpoint: str = "http://localhost:4317"
     otlp_protocol: Protocol = "grpc"
     otlp_headers: Mapping[str, str] = field(default_factory=dict)
+    traces_exporter: Exporter = "otlp"
+    metrics_exporter: Exporter = "otlp"
+    logs_exporter: Exporter = "otlp"
     metric_export_interval_ms: int = 10_000
     span_queue_size: int = 8192
     log_queue_size: int = 8192
@@ -407,6 +433,9 @@ class Settings:
             otlp_endpoint=endpoint,
             otlp_protocol=protocol,
             otlp_headers=headers,
+            traces_exporter=_exporter(*pick("traces_exporter", "OTEL_TRACES_EXPORTER")),
+            metrics_exporter=_exporter(*pick("metrics_exporter", "OTEL_METRICS_EXPORTER")),
+            logs_exporter=_exporter(*pick("logs_exporter", "OTEL_LOGS_EXPORTER")),
             metric_export_interval_ms=int(
                 _number(
                     *pick("metric_export_interval_ms", "OTEL_METRIC_EXPORT_INTERVAL"),

@@ -251,20 +251,25 @@ def _exemplar_filter() -> ExemplarFilter:
 
 
 def build_span_processors(
-    settings: Settings, exporter: RetryingExporter[Any], health: TallyingMeterProvider
+    settings: Settings, exporter: RetryingExporter[Any] | None, health: TallyingMeterProvider
 ) -> OffThreadSpanProcessor:
     """The span path: one bounded queue on the request thread, then on its worker the
-    export path (batch queue → scrubbing → ``exporter``) and whatever is added later."""
+    export path (batch queue → scrubbing → ``exporter``; none without an exporter)
+    and whatever is added later."""
     batch_size = min(EXPORT_BATCH_SIZE, settings.span_queue_size)
-    with _sdk_health_metrics():
-        export = BatchSpanProcessor(
-            ScrubbingSpanExporter(exporter),
-            max_queue_size=settings.span_queue_size,
-            max_export_batch_size=batch_size,
-            meter_provider=health,
-        )
+    export: list[BatchSpanProcessor] = []
+    if exporter is not None:
+        with _sdk_health_metrics():
+            export.append(
+                BatchSpanProcessor(
+                    ScrubbingSpanExporter(exporter),
+                    max_queue_size=settings.span_queue_size,
+                    max_export_batch_size=batch_size,
+                    meter_provider=health,
+                )
+            )
     return OffThreadSpanProcessor(
-        [export],
+        export,
         max_queue_size=settings.span_queue_size,
         batch_size=batch_size,
         meter_provider=health,
@@ -299,16 +304,21 @@ class Providers:
 
 
 def build_providers(settings: Settings) -> Providers:
-    """Create the three providers with OTLP exporters behind bounded batch queues."""
+    """Create the three providers with OTLP exporters behind bounded batch queues
+    (none for a signal whose exporter is ``none``)."""
     resource = build_resource(settings)
-    reader = PeriodicExportingMetricReader(
-        ScrubbingMetricExporter(_otlp_exporter(settings, "metrics")),
-        export_interval_millis=settings.metric_export_interval_ms,
-    )
+    readers = []
+    if settings.metrics_exporter == "otlp":
+        readers.append(
+            PeriodicExportingMetricReader(
+                ScrubbingMetricExporter(_otlp_exporter(settings, "metrics")),
+                export_interval_millis=settings.metric_export_interval_ms,
+            )
+        )
     # shutdown_on_exit=False: Telemetry.shutdown() does it, bounded in time, once.
     meter_provider = MeterProvider(
         resource=resource,
-        metric_readers=[reader],
+        metric_readers=readers,
         views=_VIEWS,
         exemplar_filter=_exemplar_filter(),
         shutdown_on_exit=False,
@@ -316,16 +326,13 @@ def build_providers(settings: Settings) -> Providers:
     # The span and log export paths report their health through the meter
     # provider, and into a tally of their own.
     health = TallyingMeterProvider(Tally(), meter_provider if _health_metrics_wanted() else None)
-    span_exporter = build_exporter(settings, "traces", health)
-    log_exporter = build_exporter(settings, "logs", health)
+    span_exporter = (
+        build_exporter(settings, "traces", health) if settings.traces_exporter == "otlp" else None
+    )
+    log_exporter = (
+        build_exporter(settings, "logs", health) if settings.logs_exporter == "otlp" else None
+    )
     span_processors = build_span_processors(settings, span_exporter, health)
-    with _sdk_health_metrics():
-        log_processor = BatchLogRecordProcessor(
-            log_exporter,
-            max_queue_size=settings.log_queue_size,
-            max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.log_queue_size),
-            meter_provider=health,
-        )
 
     # A client controls headers, query strings and paths: without a length
     # limit (the SDK has none by default) one request could put megabytes into
@@ -345,13 +352,22 @@ def build_providers(settings: Settings) -> Providers:
         log_record_limits=LogRecordLimits(max_attribute_length=length),
         shutdown_on_exit=False,
     )
-    logger_provider.add_log_record_processor(log_processor)
+    if log_exporter is not None:
+        with _sdk_health_metrics():
+            logger_provider.add_log_record_processor(
+                BatchLogRecordProcessor(
+                    log_exporter,
+                    max_queue_size=settings.log_queue_size,
+                    max_export_batch_size=min(EXPORT_BATCH_SIZE, settings.log_queue_size),
+                    meter_provider=health,
+                )
+            )
     return Providers(
         tracer_provider,
         meter_provider,
         logger_provider,
         span_processors,
         health.tally,
-        exporters=(span_exporter, log_exporter),
+        exporters=tuple(e for e in (span_exporter, log_exporter) if e is not None),
         span_limits=span_limits,
     )

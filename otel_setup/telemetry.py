@@ -170,9 +170,10 @@ def setup_telemetry(app: FastAPI | None = None, **options: Unpack[SettingsOption
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     providers = build_providers(settings)
     _set_global_providers(providers)
+    logs_exported = not settings.disabled and settings.logs_exporter == "otlp"
     log_exporter = configure_logging(
         service=settings.service_name,
-        logger_provider=None if settings.disabled else providers.logger_provider,
+        logger_provider=providers.logger_provider if logs_exported else None,
         level=settings.log_level,
         max_field_length=settings.attribute_value_length_limit,
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +22,7 @@ __all__ = [
     "counts_by_error_type",
     "eventually",
     "free_port",
+    "http_posts",
     "service_log",
 ]
 
@@ -102,3 +105,30 @@ def counts_by_error_type(reader: InMemoryMetricReader, name: str) -> dict[str | 
         (point.attributes or {}).get("error.type"): point.value
         for point in metric_points(reader, name)
     }
+
+
+class _Posts(http.server.BaseHTTPRequestHandler):
+    """Keeps the path and body of each POST (``server.posts``) and answers 200."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.posts.append((self.path, body))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@contextmanager
+def http_posts() -> Iterator[tuple[list[tuple[str, bytes]], str]]:
+    """An HTTP server on a free local port that accepts every POST: yields the
+    (path, body) of each POST so far and the server's base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Posts)
+    server.posts = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.posts, f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import logging
-import threading
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -28,6 +26,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from opentelemetry.trace.span import TraceState
 
 from otel_setup.otlp_encoding import GrpcSpanExporter, HttpSpanExporter, encode_spans
+from tests.support import http_posts
 
 
 def _same_as_sdk(spans: list[ReadableSpan]) -> None:
@@ -236,32 +235,16 @@ def test_the_grpc_exporter_sends_the_encoded_request(collector: tuple[_Collector
     assert service.received == [sdk_encode(spans)]
 
 
-class _Posts(http.server.BaseHTTPRequestHandler):
-    """Keeps each request body POSTed to the server (``server.bodies``) and answers 200."""
-
-    def do_POST(self) -> None:
-        self.server.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def http_collector() -> Iterator[tuple[list[bytes], str]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Posts)
-    server.bodies = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.bodies, f"http://127.0.0.1:{server.server_port}/v1/traces"  # type: ignore[attr-defined]
-    server.shutdown()
-    server.server_close()
+def http_collector() -> Iterator[tuple[list[tuple[str, bytes]], str]]:
+    with http_posts() as (posts, base):
+        yield posts, f"{base}/v1/traces"
 
 
 def test_the_http_exporter_posts_the_encoded_request(
-    http_collector: tuple[list[bytes], str],
+    http_collector: tuple[list[tuple[str, bytes]], str],
 ) -> None:
-    bodies, url = http_collector
+    posts, url = http_collector
     spans = [
         ReadableSpan(
             f"GET /items/{n}",
@@ -273,11 +256,12 @@ def test_the_http_exporter_posts_the_encoded_request(
     ]
     exporter = HttpSpanExporter(endpoint=url)
     assert exporter.export(spans) is SpanExportResult.SUCCESS
-    (body,) = bodies
+    ((path, body),) = posts
+    assert path == "/v1/traces"
     assert ExportTraceServiceRequest.FromString(body) == sdk_encode(spans)
     # The SDK's request-size limit still holds: a batch over it is dropped, not sent.
     small = HttpSpanExporter(endpoint=url, max_request_size=len(body) - 1)
     assert small.export(spans) is SpanExportResult.FAILURE
     exporter.shutdown()
     assert exporter.export(spans) is SpanExportResult.FAILURE
-    assert len(bodies) == 1
+    assert len(posts) == 1
