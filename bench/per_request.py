@@ -8,6 +8,8 @@ a single-worker service spends ``1/throughput`` per request, so the cost a
 variant adds is ``1e6/rps - 1e6/rps_bare`` µs. Where it goes is read from
 ``/proc``: each round, the CPU time of the thread serving the requests and of
 all the others (export, the processors' workers, the thread pool), per request.
+The :data:`ABLATIONS` (our gateway with one part switched off) run in the same
+rounds on the trivial route: what that part costs of ours' overhead.
 """
 
 from __future__ import annotations
@@ -27,13 +29,19 @@ from otelpipe.stack import StackSettings
 from otelpipe.stack.ephemeral import free_port
 from otelpipe.stack.progress import Progress
 
-__all__ = ["ROUTES", "gateways", "measure", "start_gateway"]
+__all__ = ["ABLATIONS", "ROUTES", "gateways", "measure", "start_gateway"]
 
 BASELINE = "bare"
 ROUTES = {
     "trivial": Route("/health"),
     "realistic": Route("/items/{random id}", Path(__file__).with_name("random_items.lua")),
 }
+#: Variants of ``ours`` (their environment) measured on the trivial route only.
+#: Without span export: every span still made, graded and dropped at the end.
+ABLATIONS: Mapping[str, Mapping[str, str]] = {
+    "ours_no_span_export": {"OTEL_TRACES_EXPORTER": "none"},
+}
+_ABLATION_ROUTE = "trivial"
 
 
 def start_gateway(
@@ -63,14 +71,22 @@ def start_gateway(
 
 @contextmanager
 def gateways(
-    settings: StackSettings, run_id: str, modes: Sequence[str] = MODES
+    settings: StackSettings,
+    run_id: str,
+    modes: Sequence[str] = MODES,
+    ablations: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[dict[str, ServiceProcess]]:
-    """The demo gateway once per mode (default: ``bare``, ``stock``, ``ours``), stopped on exit."""
+    """The demo gateway once per mode (default: ``bare``, ``stock``, ``ours``) and
+    once per ablation (``ours`` with its environment), stopped on exit."""
     with ExitStack() as running:
         services = {}
-        for mode in modes:
-            services[mode] = start_gateway(settings, run_id, mode)
-            running.callback(services[mode].stop)
+        variants = {mode: (mode, {}) for mode in modes}
+        variants.update({name: ("ours", env) for name, env in (ablations or {}).items()})
+        for name, (mode, env) in variants.items():
+            services[name] = start_gateway(
+                settings, run_id, mode, name=name.replace("_", "-"), extra_env=env
+            )
+            running.callback(services[name].stop)
         yield services
 
 
@@ -84,6 +100,10 @@ class _Round:
     #: CPU µs per request of every other thread: telemetry export, the processors'
     #: workers, and the thread pool running a route's blocking calls.
     other_threads_us: float
+
+
+def _measured_on(mode: str, route: str) -> bool:
+    return mode not in ABLATIONS or route == _ABLATION_ROUTE
 
 
 def _loaded_round(
@@ -152,18 +172,20 @@ def measure(
     connections: int,
     progress: Progress,
 ) -> dict[str, Any]:
-    """Throughput of every mode on every route in :data:`ROUTES`, alternating rounds."""
+    """Throughput of every mode on every route in :data:`ROUTES` (of an ablation, on
+    the trivial route), alternating rounds."""
     samples: dict[str, dict[str, list[_Round]]] = {
-        route: {mode: [] for mode in services} for route in ROUTES
+        route: {mode: [] for mode in services if _measured_on(mode, route)} for route in ROUTES
     }
-    for service in services.values():  # warm-up: imports, connections, caches
-        for route in ROUTES.values():
-            run_wrk(service.url, route, 1, connections)
+    for mode, service in services.items():  # warm-up: imports, connections, caches
+        for name, route in ROUTES.items():
+            if _measured_on(mode, name):
+                run_wrk(service.url, route, 1, connections)
     modes = list(services)
     for round_no in range(rounds):
         order = modes[round_no % len(modes) :] + modes[: round_no % len(modes)]
         for name, route in ROUTES.items():
-            for mode in order:
+            for mode in (m for m in order if _measured_on(m, name)):
                 measured = _loaded_round(services[mode], route, seconds, connections)
                 samples[name][mode].append(measured)
                 progress(
@@ -172,6 +194,13 @@ def measure(
                 )
     reports = {name: _route_report(by_mode) for name, by_mode in samples.items()}
     ours = reports["trivial"]["ours"]
+    for name in ABLATIONS.keys() & reports[_ABLATION_ROUTE].keys():
+        # What the part switched off costs: ours' µs added, less the ablation's.
+        ablation = reports[_ABLATION_ROUTE][name]
+        ablation["ours_us_added_per_request"] = ours["us_added_per_request"]
+        ablation["us_saved_per_request"] = round(
+            ours["us_added_per_request"] - ablation["us_added_per_request"], 1
+        )
     return {
         "baseline": BASELINE,
         "load": {

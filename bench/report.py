@@ -73,7 +73,19 @@ def _per_request(section: dict[str, Any]) -> list[str]:
             f"| {name} | ours vs stock | | | | {ours['times_cheaper_than_stock']}× cheaper "
             f"(stock adds {ours['stock_us_added_per_request']} µs) | | | | |"
         )
-    return [*lines, "", *_goals(section), "", *_cpu_split(section)]
+    return [*lines, "", *_goals(section), *_ablations(section), "", *_cpu_split(section)]
+
+
+def _ablations(section: dict[str, Any]) -> list[str]:
+    """One line per variant of ours with a part switched off: what that part costs."""
+    return [
+        f"- {mode.replace('_', ' ')} ({name}): {f['ratio_to_bare']}× bare, "
+        f"{f['us_added_per_request']} µs added against ours' {f['ours_us_added_per_request']}: "
+        f"the part switched off costs {f['us_saved_per_request']} µs per request"
+        for name, route in section["routes"].items()
+        for mode, f in route["modes"].items()
+        if "us_saved_per_request" in f
+    ]
 
 
 def _cpu_split(section: dict[str, Any]) -> list[str]:

@@ -90,7 +90,7 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
         ephemeral_stack(Path(home), progress, _STACK_ENV) as settings,
     ):
         run_id = uuid.uuid4().hex[:12]
-        with per_request.gateways(settings, run_id) as gateways:
+        with per_request.gateways(settings, run_id, ablations=per_request.ABLATIONS) as gateways:
             out["per_request"] = per_request.measure(
                 gateways,
                 rounds=profile.rounds,
