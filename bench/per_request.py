@@ -182,6 +182,7 @@ def measure(
             if _measured_on(mode, name):
                 run_wrk(service.url, route, 1, connections)
     modes = list(services)
+    width = max(map(len, modes))
     for round_no in range(rounds):
         order = modes[round_no % len(modes) :] + modes[: round_no % len(modes)]
         for name, route in ROUTES.items():
@@ -189,7 +190,7 @@ def measure(
                 measured = _loaded_round(services[mode], route, seconds, connections)
                 samples[name][mode].append(measured)
                 progress(
-                    f"per-request round {round_no + 1}/{rounds} {name:<9} {mode:<5} "
+                    f"per-request round {round_no + 1}/{rounds} {name:<9} {mode:<{width}} "
                     f"{measured.load.requests_per_s:8.1f} req/s"
                 )
     reports = {name: _route_report(by_mode) for name, by_mode in samples.items()}
