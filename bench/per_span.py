@@ -7,8 +7,8 @@ Our variants are the path ``setup_telemetry`` builds: the one processor the
 request thread meets is :class:`~processors.off_thread.OffThreadSpanProcessor`,
 and its worker runs the same batch processor, then the slow-query log,
 grading, or both. Those spans are the SDK's, to measure the processors alone;
-the last variant is the whole path of a server span, made as our middleware
-makes it (:class:`~otel_setup.instrument.server_span.ServerSpans`).
+the last variant is the whole path of a span as ``setup_telemetry``'s tracer
+provider makes it (:class:`~otel_setup.spans.LeanTracerProvider`).
 
 Variants run in alternating rounds in the same process, because this 2-core
 machine is noisy: a variant's cost is its median round, and what it adds is
@@ -30,12 +30,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
-from otel_setup.instrument.server_span import ServerSpans
+from otel_setup.spans import LeanTracerProvider
 from processors.grading import GradingProcessor
 from processors.off_thread import OffThreadSpanProcessor
 from processors.slow_queries import SlowQueryProcessor
@@ -43,8 +42,8 @@ from processors.slow_queries import SlowQueryProcessor
 __all__ = ["ATTRIBUTES", "measure", "worker_cost"]
 
 BASELINE = "sdk+export"
-#: Spans made by otel_setup's ServerSpans rather than the SDK's tracer.
-SERVER_SPAN = "server_span+off_thread+export+both"
+#: Spans made by otel_setup's tracer provider rather than the SDK's.
+LEAN_SPAN = "lean_span+off_thread+export+both"
 NAME = "GET /items/{item_id}"
 #: The attributes of a typical server span, as otel_setup's server middleware
 #: sets them (given at start, the route and status at the end).
@@ -102,19 +101,12 @@ def _variants(log_dir: Path) -> dict[str, Callable[[], list[SpanProcessor]]]:
     analyses = _analyses(log_dir)
     for name, make in analyses.items():
         variants[f"off_thread+export+{name}"] = lambda make=make: [_off_thread(_export(), *make())]
-    variants[SERVER_SPAN] = lambda: [_off_thread(_export(), *analyses["both"]())]
+    variants[LEAN_SPAN] = lambda: [_off_thread(_export(), *analyses["both"]())]
     return variants
 
 
-def _start_end(provider: TracerProvider, spans: int, server_spans: bool = False) -> float:
-    """CPU seconds of this thread to start and end ``spans`` server spans of ``provider``,
-    made by its tracer or by :class:`ServerSpans`."""
-    if server_spans:
-        made, parent = ServerSpans(provider, "bench", SpanLimits()), Context()
-        started = time.thread_time()
-        for _ in range(spans):
-            made.start(NAME, parent, ATTRIBUTES).end()
-        return time.thread_time() - started
+def _start_end(provider: TracerProvider, spans: int) -> float:
+    """CPU seconds of this thread to start and end ``spans`` server spans of ``provider``."""
     tracer = provider.get_tracer("bench")
     started = time.thread_time()
     for _ in range(spans):
@@ -122,17 +114,15 @@ def _start_end(provider: TracerProvider, spans: int, server_spans: bool = False)
     return time.thread_time() - started
 
 
-def _round(
-    processors: list[SpanProcessor], spans: int, server_spans: bool = False
-) -> tuple[float, float]:
+def _round(processors: list[SpanProcessor], spans: int, lean: bool = False) -> tuple[float, float]:
     """µs per span through ``processors``: of the calling thread, and of the whole process
     (the workers' share too: the round ends once shutdown has handed everything over)."""
-    provider = TracerProvider()
+    provider = LeanTracerProvider() if lean else TracerProvider()
     for processor in processors:
         provider.add_span_processor(processor)
     gc.collect()
     started = time.process_time()
-    calling_thread = _start_end(provider, spans, server_spans)
+    calling_thread = _start_end(provider, spans)
     provider.shutdown()
     process = time.process_time() - started
     return calling_thread / spans * 1e6, process / spans * 1e6
@@ -165,7 +155,7 @@ def measure(spans: int, rounds: int) -> dict[str, Any]:
         process: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(rounds):
             for name, make in variants.items():
-                thread_us, process_us = _round(make(), spans, server_spans=name == SERVER_SPAN)
+                thread_us, process_us = _round(make(), spans, lean=name == LEAN_SPAN)
                 calling[name].append(thread_us)
                 process[name].append(process_us)
     result = _figures(calling)

@@ -2,7 +2,8 @@
 
 Every exporter sits behind the SDK's bounded batch processors/readers, so the
 request path only appends to an in-memory queue; export runs on SDK threads.
-Spans meet one processor on the request thread,
+The tracer provider makes lean spans (:mod:`otel_setup.spans`), and they meet
+one processor on the request thread,
 :class:`~processors.off_thread.OffThreadSpanProcessor`; the batch export
 processor and our own span processors run on its worker.
 The SDK's own health metrics (``otel.sdk.processor.*.processed`` with
@@ -21,7 +22,7 @@ import os
 import platform
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.metrics import NoOpMeterProvider
@@ -49,6 +50,7 @@ from otel_setup.config import Settings
 from otel_setup.export import ScrubbingMetricExporter, ScrubbingSpanExporter
 from otel_setup.health import ExportOutcomes, Tally, TallyingMeterProvider
 from otel_setup.retry import RetryingExporter
+from otel_setup.spans import LeanTracerProvider
 from processors.off_thread import OffThreadSpanProcessor
 from processors.scrub import scrub_attributes
 
@@ -289,9 +291,6 @@ class Providers:
     tally: Tally | None = None
     #: The span and log exporters, for :meth:`abandon_export`.
     exporters: tuple[RetryingExporter[Any], ...] = ()
-    #: The tracer provider's limits, for spans made outside its tracers
-    #: (:class:`~otel_setup.instrument.server_span.ServerSpans`).
-    span_limits: SpanLimits = field(default_factory=SpanLimits)
 
     def abandon_export(self) -> None:
         """Give up exporting spans and log records: no more retries or attempts, and a
@@ -339,7 +338,7 @@ def build_providers(settings: Settings) -> Providers:
     # a span. The SDK cuts longer values when they are set, on the request thread.
     length = settings.attribute_value_length_limit
     span_limits = SpanLimits(max_attribute_length=length)
-    tracer_provider = TracerProvider(
+    tracer_provider = LeanTracerProvider(
         resource=resource,
         sampler=settings.sampler(),
         span_limits=span_limits,
@@ -369,5 +368,4 @@ def build_providers(settings: Settings) -> Providers:
         span_processors,
         health.tally,
         exporters=tuple(e for e in (span_exporter, log_exporter) if e is not None),
-        span_limits=span_limits,
     )

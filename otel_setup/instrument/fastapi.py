@@ -27,7 +27,6 @@ from otel_setup.instrument.http_server import (
     ServerTelemetry,
     header_pattern,
 )
-from otel_setup.instrument.server_span import ServerSpans
 from otel_setup.providers import Providers
 
 __all__ = ["instrument_fastapi", "uninstrument_fastapi"]
@@ -57,9 +56,7 @@ def instrument_fastapi(
     build_stack = app.build_middleware_stack
     # Read once, here: a bad variable fails setup, not the first request.
     options = {
-        "spans": ServerSpans(
-            providers.tracer_provider, "otel_setup.http.server", providers.span_limits
-        ),
+        "tracer": providers.tracer_provider.get_tracer("otel_setup.http.server"),
         # Made once per app: the stack may be built again, its instruments must not.
         "metrics": ServerMetrics(providers.meter_provider.get_meter("otel_setup.http.server")),
         "excluded_urls": settings.excluded_urls,

@@ -39,12 +39,11 @@ import structlog
 from opentelemetry import context, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
-from opentelemetry.trace import Span, StatusCode
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_setup.config import ConfigError
 from otel_setup.direct_histogram import DirectHistogram
-from otel_setup.instrument.server_span import ServerSpans
 from otel_setup.providers import DURATION_BUCKETS_S
 from otel_setup.request_id import accept_or_make
 from otel_setup.routes import RouteTemplates, UnmatchedRoutes
@@ -157,7 +156,7 @@ class ServerTelemetry:
 
     Args:
         app: the app (FastAPI's built middleware stack) to wrap.
-        spans: makes the server spans.
+        tracer: makes the server spans.
         metrics: the app's HTTP server metrics.
         excluded_urls: regexes, searched in ``scheme://host/path``, of requests not traced.
         request_id_header: the request id's header, in the request and the response.
@@ -179,7 +178,7 @@ class ServerTelemetry:
         "_response_headers",
         "_routes",
         "_slo_class",
-        "_spans",
+        "_tracer",
         "_unmatched",
         "app",
     )
@@ -188,7 +187,7 @@ class ServerTelemetry:
         self,
         app: ASGIApp,
         *,
-        spans: ServerSpans,
+        tracer: Tracer,
         metrics: ServerMetrics,
         excluded_urls: Sequence[str] = (),
         request_id_header: str = "X-Request-ID",
@@ -198,7 +197,7 @@ class ServerTelemetry:
         on_startup: Callable[[], object] | None = None,
     ) -> None:
         self.app = app
-        self._spans = spans
+        self._tracer = tracer
         self._metrics = metrics
         self._excluded = re.compile("|".join(excluded_urls)) if excluded_urls else None
         self._request_id_key = request_id_header.lower().encode("latin-1")
@@ -300,7 +299,7 @@ class ServerTelemetry:
                 )
             parent = propagate.extract(carrier) if carrier else Context()
             span_method = "HTTP" if method == _OTHER_METHOD else method
-            span = self._spans.start(span_method, parent, attributes)
+            span = self._tracer.start_span(span_method, parent, SpanKind.SERVER, attributes)
             self._metrics.started(method)
             current = trace.set_span_in_context(span, parent)
             token = context.attach(current)

@@ -93,7 +93,7 @@ def test_per_span_pipeline_and_memory_have_baselines(report: tuple[dict, Path]) 
         "off_thread+export+slow_queries",
         "off_thread+export+grading",
         "off_thread+export+both",
-        "server_span+off_thread+export+both",
+        "lean_span+off_thread+export+both",
     } <= variants.keys()
     worker = figures["per_span"]["worker_us_per_span"]
     assert set(worker) == {"hand-off", "slow_queries", "grading", "both"}
