@@ -94,10 +94,11 @@ class Operation:
     def __enter__(self) -> Operation:
         if self._start is not None:
             self._start(self)
-        self._scope = _tracer.start_as_current_span(
-            self._name, kind=self._kind, attributes=self.attributes
-        )
-        self.span = self._scope.__enter__()
+        # start_span and use_span: what start_as_current_span does, without its
+        # two generator layers (the proxy tracer's and the tracer's) per operation.
+        self.span = _tracer.start_span(self._name, kind=self._kind, attributes=self.attributes)
+        self._scope = trace.use_span(self.span, end_on_exit=True)
+        self._scope.__enter__()
         self._started = time.perf_counter()
         return self
 

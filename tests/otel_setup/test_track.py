@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
 
 from otel_setup import track
 from tests.support import metric_points
@@ -24,6 +26,23 @@ def test_helpers_open_a_categorised_span(global_spans, operation, category, name
         pass
     (span,) = global_spans.get_finished_spans()
     assert (span.name, span.attributes["otelpipe.category"]) == (name, category)
+
+
+def test_an_operation_is_the_current_span_and_records_what_escapes_it(global_spans) -> None:
+    outside = trace.get_current_span()
+    with pytest.raises(ValueError), track.external("stripe", "create_payment") as op:
+        assert trace.get_current_span() is op.span
+        raise ValueError("card declined")
+    assert trace.get_current_span() is outside
+
+    (span,) = global_spans.get_finished_spans()
+    assert (span.status.status_code, span.status.description) == (
+        StatusCode.ERROR,
+        "ValueError: card declined",
+    )
+    assert [(e.name, e.attributes["exception.type"]) for e in span.events] == [
+        ("exception", "ValueError")
+    ]
 
 
 def test_cache_hits_and_misses_are_counted_by_tier(global_spans, global_metrics) -> None:
