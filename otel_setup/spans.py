@@ -108,10 +108,19 @@ class LeanTracer(trace.Tracer):
     """Makes :class:`LeanSpan`\\ s with what an SDK tracer holds: its provider's sampler,
     ID generator, resource, limits and span processors, and its scope."""
 
-    __slots__ = ("_sdk",)
+    __slots__ = ("_ids", "_info", "_limits", "_metrics", "_processor", "_sampler", "_scope", "_sdk")
 
     def __init__(self, tracer: Tracer) -> None:
         self._sdk = tracer
+        # What the SDK tracer holds for good, read once; its resource (updated in a
+        # forked child) and its configuration (the configurator's) are read per span.
+        self._sampler = tracer.sampler
+        self._ids = tracer.id_generator
+        self._processor = tracer.span_processor  # extended in place by add_span_processor
+        self._limits: SpanLimits = tracer._span_limits
+        self._scope = tracer._instrumentation_scope
+        self._info = tracer.instrumentation_info
+        self._metrics = tracer._tracer_metrics
 
     def start_span(
         self,
@@ -124,11 +133,10 @@ class LeanTracer(trace.Tracer):
         record_exception: bool = True,
         set_status_on_exception: bool = True,
     ) -> trace.Span:
-        sdk = self._sdk
         parent_span = trace.get_current_span(context).get_span_context()
-        if not sdk._tracer_config.is_enabled:  # a scope the tracer configurator disabled
+        if not self._sdk._tracer_config.is_enabled:  # a scope the tracer configurator disabled
             return NonRecordingSpan(parent_span)
-        ids = sdk.id_generator
+        ids = self._ids
         if parent_span.is_valid:
             trace_id = parent_span.trace_id
             random_id = parent_span.trace_flags.random_trace_id
@@ -137,18 +145,19 @@ class LeanTracer(trace.Tracer):
             trace_id = ids.generate_trace_id()
             random_id = ids.is_trace_id_random()
             parent = None
-        sampler = sdk.sampler
+        sampler = self._sampler
         if sampler is DEFAULT_ON:
             # The default sampler, ParentBased(ALWAYS_ON), decided as it decides
             # (the parent's choice, else sample; the parent's trace state), without
             # its four calls and result object per span.
-            sampled = parent is None or parent.trace_flags.sampled
+            sampled = recording = parent is None or parent.trace_flags.sampled
             decision = Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP
             trace_state = None if parent is None else parent.trace_state
         else:
             result = sampler.should_sample(context, trace_id, name, kind, attributes, links)
             decision, trace_state = result.decision, result.trace_state
-            sampled, attributes = decision.is_sampled(), result.attributes
+            sampled, recording = decision.is_sampled(), decision.is_recording()
+            attributes = result.attributes
         flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
         if random_id:
             flags |= TraceFlags.RANDOM_TRACE_ID
@@ -159,10 +168,10 @@ class LeanTracer(trace.Tracer):
             trace_flags=TraceFlags(flags),
             trace_state=trace_state,
         )
-        end_metrics = sdk._tracer_metrics.start_span(parent, decision)
-        if not decision.is_recording():
+        end_metrics = self._metrics.start_span(parent, decision)
+        if not recording:
             return NonRecordingSpan(span_context)
-        span = LeanSpan(sdk, name, span_context, parent, kind, start_time, end_metrics)
+        span = LeanSpan(self, name, span_context, parent, kind, start_time, end_metrics)
         if attributes:
             span.set_attributes(attributes)
         if links:
@@ -173,7 +182,7 @@ class LeanTracer(trace.Tracer):
             span._record_exception = False
         if not set_status_on_exception:
             span._set_status_on_exception = False
-        sdk.span_processor.on_start(span, parent_context=context)
+        self._processor.on_start(span, parent_context=context)
         return span
 
     # The API's decorator, as the SDK's tracer: it also wraps async functions.
@@ -225,7 +234,7 @@ class LeanSpan(trace.Span, ReadableSpan):
 
     def __init__(
         self,
-        tracer: Tracer,
+        tracer: LeanTracer,
         name: str,
         context: SpanContext,
         parent: SpanContext | None,
@@ -233,16 +242,15 @@ class LeanSpan(trace.Span, ReadableSpan):
         start_time: int | None,
         end_metrics: Any,
     ) -> None:
+        self._tracer = tracer
         self._name = name
         self._context = context
         self._parent = parent
         self._kind = kind
         self._attributes: dict[str, Any] = {}
-        self._resource = tracer.resource
-        self._instrumentation_scope = tracer._instrumentation_scope
-        self._instrumentation_info = tracer.instrumentation_info
-        self._limits: SpanLimits = tracer._span_limits
-        self._processor = tracer.span_processor
+        self._resource = tracer._sdk.resource
+        self._instrumentation_scope = tracer._scope
+        self._instrumentation_info = tracer._info
         self._end_metrics = end_metrics
         self._lock = threading.Lock()
         self._start_time = start_time if start_time is not None else time_ns()
@@ -256,7 +264,7 @@ class LeanSpan(trace.Span, ReadableSpan):
         return self._end_time is None
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
-        limits = self._limits
+        limits = self._tracer._limits
         length, most = limits.max_span_attribute_length, limits.max_span_attributes
         with self._lock:
             if self._ended("set_attributes"):
@@ -294,7 +302,7 @@ class LeanSpan(trace.Span, ReadableSpan):
     def add_event(
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
     ) -> None:
-        limits = self._limits
+        limits = self._tracer._limits
         checked = self._checked(limits.max_event_attributes, attributes)
         with self._lock:
             if self._ended("add_event"):
@@ -307,7 +315,7 @@ class LeanSpan(trace.Span, ReadableSpan):
         # The SDK keeps a link to an invalid context only when it says something.
         if not (context and (context.is_valid or attributes or context.trace_state)):
             return
-        limits = self._limits
+        limits = self._tracer._limits
         link = Link(context, self._checked(limits.max_link_attributes, attributes))
         with self._lock:
             if self._ended("add_link"):
@@ -366,7 +374,7 @@ class LeanSpan(trace.Span, ReadableSpan):
                 return
             self._end_time = end_time if end_time is not None else time_ns()
         self._end_metrics()
-        processor = self._processor
+        processor = self._tracer._processor
         processor._on_ending(self)
         processor.on_end(self)
 
@@ -386,7 +394,7 @@ class LeanSpan(trace.Span, ReadableSpan):
 
     def _checked(self, most: int | None, attributes: Attributes) -> BoundedAttributes:
         """An event's or a link's attributes through the SDK's checks and limits."""
-        length = self._limits.max_attribute_length
+        length = self._tracer._limits.max_attribute_length
         return BoundedAttributes(most, attributes, max_value_len=length, immutable=True)
 
     def _ended(self, call: str) -> bool:
