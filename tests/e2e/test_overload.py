@@ -166,9 +166,14 @@ def test_ten_times_the_sustainable_rate_holds_memory_and_recovers(
     assert rss.peak_mb["collector"] <= limit_mib + COLLECTOR_OVERHEAD_MIB
     assert rss.peak_mb["service"] <= SERVICE_CEILING_MB
     # The service's counts add up: every span it made was exported, dropped (queue
-    # full, the oldest first), given up, or still unsent when it ended.
+    # full, the oldest first), given up, or still unsent when it ended. The SDK's batch
+    # processor counts a drop when it finds its queue full and then appends, dropping
+    # the oldest; its worker may take a batch in between, so a drop can be counted
+    # with nothing dropped (seen once: 120,001 for 120,000). Never the other way.
     accounted = sum(emitted[k] for k in ("sdk_exported", "sdk_dropped", "sdk_export_failed"))
-    assert accounted + emitted["sdk_unsent"] == emitted["spans"]
+    assert emitted["sdk_exported"] <= emitted["spans"]
+    over_counted = accounted + emitted["sdk_unsent"] - emitted["spans"]
+    assert 0 <= over_counted <= emitted["spans"] // 10_000, over_counted
     # Both ends agree on what the collector took in...
     assert collector["receiver_accepted_spans"] == expected_accepted
     # ...and refused (the service's refused attempts were retried: counted there as

@@ -80,11 +80,19 @@ def test_prometheus_holds_the_same_grades(  # type: ignore[no-untyped-def]
         return found if found == expected else None
 
     eventually(grades_in_prometheus, what=f"Prometheus grades equal to the API's {api}")
-    health = _api(service, "/health", window="5m")["health_score"]["score"]
-    vector = eventually(lambda: prometheus_query(
-        stack_settings.url("prometheus"), f'otelpipe_health_score{{service_name="{service.name}"}}'),
-        what="the health score in Prometheus")  # fmt: skip
-    assert float(vector[0]["value"][1]) == pytest.approx(health, abs=0.5)
+
+    # The gateway's price job adds spans every few seconds, so the score moves; Prometheus
+    # holds the last export's. Both are read again until they agree.
+    def health_in_prometheus() -> tuple[float, float] | None:
+        health = _api(service, "/health", window="5m")["health_score"]["score"]
+        vector = prometheus_query(
+            stack_settings.url("prometheus"),
+            f'otelpipe_health_score{{service_name="{service.name}"}}',
+        )
+        found = float(vector[0]["value"][1]) if vector else None
+        return (found, health) if found == pytest.approx(health, abs=0.5) else None
+
+    eventually(health_in_prometheus, what="the health score in Prometheus equal to the API's")
 
 
 def test_slow_queries_are_logged_sanitised_and_counted(  # type: ignore[no-untyped-def]
