@@ -1,17 +1,20 @@
-"""OTLP trace export requests written straight to protobuf wire bytes.
+"""OTLP trace and log export requests written straight to protobuf wire bytes.
 
 The SDK's encoder (``opentelemetry.exporter.otlp.proto.common``) builds a
-protobuf message object for every span, attribute and value: about 57 µs per
-server span on our 2-core machine, on the export thread, holding the GIL the
-request thread waits for. :func:`encode_spans` writes the same request as
-bytes (about 8 µs), and :class:`GrpcSpanExporter` and :class:`HttpSpanExporter`
-have the SDK's exporters send those bytes as they are. Everything else —
-channel or session, retries, compression, headers — is the SDK's.
+protobuf message object for every span, log record, attribute and value: about
+57 µs per server span and 27 µs per log record on our 2-core machine, on the
+export thread, holding the GIL the request thread waits for.
+:func:`encode_spans` and :func:`encode_logs` write the same requests as bytes
+(about 8 µs a span, 6 a log record), and the exporters here
+(:class:`GrpcSpanExporter`, :class:`HttpSpanExporter`, :class:`GrpcLogExporter`,
+:class:`HttpLogExporter`) have the SDK's exporters send those bytes as they
+are. Everything else — channel or session, retries, compression, headers — is
+the SDK's.
 
 The bytes decode to exactly the message the SDK's encoder builds, field for
-field, for any span the SDK can make: ``tests/otel_setup/test_otlp_encoding.py``
-checks that with generated spans, so an SDK upgrade that changes its encoding
-fails the tests rather than the collector.
+field, for any span or log record the SDK can make:
+``tests/otel_setup/test_otlp_encoding.py`` checks that with generated ones, so
+an SDK upgrade that changes its encoding fails the tests rather than the collector.
 
 >>> from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 >>> from opentelemetry.sdk.trace import TracerProvider
@@ -30,22 +33,36 @@ fails the tests rather than the collector.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from struct import Struct
 from typing import Any
 
 import grpc
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.otlp.proto.http._common import _is_request_too_large
+from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+    OTLPLogExporter as HttpOTLPLogExporter,
+)
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpOTLPSpanExporter,
 )
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
-__all__ = ["GrpcSpanExporter", "HttpSpanExporter", "encode_spans"]
+__all__ = [
+    "GrpcLogExporter",
+    "GrpcSpanExporter",
+    "HttpLogExporter",
+    "HttpSpanExporter",
+    "encode_logs",
+    "encode_spans",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -174,20 +191,31 @@ def _string(tag: bytes, text: str | None) -> bytes:
 
 
 class _Encoder:
+    """Writes an export request of one signal: its items grouped by resource and scope.
+
+    Traces and logs share the request's layout (``Resource*`` field 1 of the
+    request; in it ``resource`` 1, ``Scope*`` 2 and ``schema_url`` 3; in a
+    ``Scope*``, ``scope`` 1, the items 2 and ``schema_url`` 3); a subclass
+    encodes the items. One encoder per export thread: its caches are its own.
+    """
+
     __slots__ = ("_attributes", "_scopes")
 
     def __init__(self) -> None:
         self._attributes = _Attributes()
         self._scopes: dict[Any, bytes] = {}
 
-    def request(self, spans: Iterable[ReadableSpan]) -> bytes:
-        # Resource, then instrumentation scope, then spans, in the order first
+    def item(self, item: Any) -> bytes:
+        raise NotImplementedError
+
+    def request(self, items: Iterable[Any]) -> bytes:
+        # Resource, then instrumentation scope, then items, in the order first
         # seen: the SDK's grouping.
         groups: dict[Any, dict[Any, list[bytes]]] = {}
-        for span in spans:
-            scopes = groups.setdefault(span.resource, {})
-            scopes.setdefault(span.instrumentation_scope or None, []).append(
-                _field(b"\x12", self.span(span))
+        for item in items:
+            scopes = groups.setdefault(item.resource, {})
+            scopes.setdefault(item.instrumentation_scope or None, []).append(
+                _field(b"\x12", self.item(item))
             )
         attributes = self._attributes
         out = []
@@ -201,7 +229,8 @@ class _Encoder:
         return b"".join(out)
 
     def _scope(self, scope: Any) -> bytes:
-        """The ``scope`` field of a ``ScopeSpans``; scopes are few, each is encoded once."""
+        """The ``scope`` field of a ``ScopeSpans`` or ``ScopeLogs``; scopes are few, each
+        is encoded once."""
         encoded = self._scopes.get(scope)
         if encoded is None:
             fields = b""
@@ -216,7 +245,11 @@ class _Encoder:
                 self._scopes[scope] = encoded
         return encoded
 
-    def span(self, span: ReadableSpan) -> bytes:
+
+class _SpanEncoder(_Encoder):
+    __slots__ = ()
+
+    def item(self, span: ReadableSpan) -> bytes:
         context, parent, attributes = span.context, span.parent, self._attributes
         out = [
             b"\x0a\x10",
@@ -274,7 +307,37 @@ class _Encoder:
         return b"".join(out)
 
 
-_ENCODER = _Encoder()
+class _LogEncoder(_Encoder):
+    __slots__ = ()
+
+    def item(self, readable: ReadableLogRecord) -> bytes:
+        record = readable.log_record
+        out = [b"\x09" + _fixed64(record.timestamp)] if record.timestamp else []
+        severity = getattr(record.severity_number, "value", None)
+        if severity:
+            out.append(b"\x10" + _varint(severity))
+        out += (
+            _string(b"\x1a", record.severity_text),
+            # Always present, if empty: the SDK encodes a body of None as an empty value.
+            _field(b"\x2a", _any_value(record.body)),
+            self._attributes(b"\x32", _plain(record.attributes)),
+            _uint(b"\x38", readable.dropped_attributes),
+        )
+        if record.trace_flags:
+            out.append(b"\x45" + _fixed32(int(record.trace_flags)))
+        if record.trace_id:
+            out += (b"\x4a\x10", record.trace_id.to_bytes(16, "big"))
+        if record.span_id:
+            out += (b"\x52\x08", record.span_id.to_bytes(8, "big"))
+        if record.observed_timestamp:
+            out.append(b"\x59" + _fixed64(record.observed_timestamp))
+        out.append(_string(b"\x62", record.event_name))
+        return b"".join(out)
+
+
+# One per signal: each signal's batches are encoded on that signal's export thread.
+_SPANS = _SpanEncoder()
+_LOGS = _LogEncoder()
 
 
 def encode_spans(spans: Iterable[ReadableSpan]) -> bytes:
@@ -284,60 +347,119 @@ def encode_spans(spans: Iterable[ReadableSpan]) -> bytes:
     attribute type) are left out and logged, the rest of the span is sent:
     what the SDK's encoder does.
     """
-    return _ENCODER.request(spans)
+    return _SPANS.request(spans)
 
 
-_EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+def encode_logs(records: Iterable[ReadableLogRecord]) -> bytes:
+    """The ``ExportLogsServiceRequest`` of ``records``, serialized.
+
+    Attributes are treated as in :func:`encode_spans`. A body of no attribute
+    type fails the whole request, as with the SDK's encoder.
+    """
+    return _LOGS.request(records)
 
 
-class _BytesTraceServiceStub:
-    """A ``TraceServiceStub`` whose ``Export`` takes the request already serialized."""
+class _BytesStub:
+    """A service stub whose ``Export`` takes the request already serialized."""
 
-    def __init__(self, channel: grpc.Channel) -> None:
+    def __init__(self, channel: grpc.Channel, method: str, response: Any) -> None:
         self.Export = channel.unary_unary(
-            _EXPORT_METHOD,
+            method,
             request_serializer=None,  # the request is bytes, sent as they are
-            response_deserializer=ExportTraceServiceResponse.FromString,
+            response_deserializer=response.FromString,
             _registered_method=True,
         )
 
 
-class GrpcSpanExporter(OTLPSpanExporter):
-    """The SDK's OTLP/gRPC span exporter, its requests encoded by :func:`encode_spans`
-    and sent as those bytes (parsed into the SDK's message and serialized again,
-    they cost about 2 µs more per span)."""
+class _GrpcBytes:
+    """For a subclass of the SDK's OTLP/gRPC exporter of a signal: its requests are
+    ``_encode``'s bytes, sent as they are (parsed into the SDK's message and
+    serialized again, they cost about 2 µs more per span)."""
+
+    _method: str
+    _response: Any
+    _encode: Callable[[Sequence[Any]], bytes]
+    _channel: grpc.Channel
+    _client: Any
 
     def _initialize_channel_and_stub(self) -> None:
         # Called at construction and by the SDK's reconnection after UNAVAILABLE.
-        super()._initialize_channel_and_stub()
-        self._client = _BytesTraceServiceStub(self._channel)
+        super()._initialize_channel_and_stub()  # type: ignore[misc]
+        self._client = _BytesStub(self._channel, self._method, self._response)
 
-    def _translate_data(self, data: Sequence[ReadableSpan]) -> bytes:  # type: ignore[override]
-        return encode_spans(data)
+    def _translate_data(self, data: Sequence[Any]) -> bytes:
+        return self._encode(data)
 
 
-class HttpSpanExporter(HttpOTLPSpanExporter):
-    """The SDK's OTLP/HTTP span exporter, its requests encoded by :func:`encode_spans`.
+class GrpcSpanExporter(_GrpcBytes, OTLPSpanExporter):
+    """The SDK's OTLP/gRPC span exporter, its requests encoded by :func:`encode_spans`."""
 
-    With the SDK's own encoder an export cost about 46 µs a span on our
-    machine, with ours about 12. Its transport, headers, compression, timeout
-    and request-size limit are kept; its own export counters are not
-    (``otel_setup`` counts export outcomes itself).
+    _method = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    _response = ExportTraceServiceResponse
+    _encode = staticmethod(encode_spans)
+
+
+class GrpcLogExporter(_GrpcBytes, OTLPLogExporter):
+    """The SDK's OTLP/gRPC log exporter, its requests encoded by :func:`encode_logs`."""
+
+    _method = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+    _response = ExportLogsServiceResponse
+    _encode = staticmethod(encode_logs)
+
+
+class _HttpBytes:
+    """For a subclass of the SDK's OTLP/HTTP exporter of a signal: ``export`` posts
+    ``_encode``'s bytes.
+
+    The SDK's transport, headers, compression, timeout and request-size limit
+    are kept; its own export counters are not (``otel_setup`` counts export
+    outcomes itself).
     """
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    _items: str
+    _result: Any
+    _encode: Callable[[Sequence[Any]], bytes]
+    _shutdown: bool
+    _max_request_size: int | None
+    _client: Any
+
+    def export(self, batch: Sequence[Any]) -> Any:
+        failure = self._result.FAILURE
         if self._shutdown:
             _log.warning("Exporter already shutdown, ignoring batch")
-            return SpanExportResult.FAILURE
-        request = encode_spans(spans)
+            return failure
+        try:
+            request = self._encode(batch)
+        except Exception:  # as the SDK: the batch is lost, the export thread is not
+            _log.exception("Failed to encode a batch of %d %s", len(batch), self._items)
+            return failure
         if _is_request_too_large(request, self._max_request_size):
             _log.warning(
-                "Dropping a batch of %d spans: its request is %d bytes, over max_request_size %d",
-                len(spans),
+                "Dropping a batch of %d %s: its request is %d bytes, over max_request_size %d",
+                len(batch),
+                self._items,
                 len(request),
                 self._max_request_size,
             )
-            return SpanExportResult.FAILURE
-        if self._client.export(request).success:
-            return SpanExportResult.SUCCESS
-        return SpanExportResult.FAILURE
+            return failure
+        return self._result.SUCCESS if self._client.export(request).success else failure
+
+
+class HttpSpanExporter(_HttpBytes, HttpOTLPSpanExporter):
+    """The SDK's OTLP/HTTP span exporter, its requests encoded by :func:`encode_spans`.
+
+    With the SDK's own encoder an export cost about 46 µs a span on our
+    machine, with ours about 12.
+    """
+
+    _items = "spans"
+    _result = SpanExportResult
+    _encode = staticmethod(encode_spans)
+
+
+class HttpLogExporter(_HttpBytes, HttpOTLPLogExporter):
+    """The SDK's OTLP/HTTP log exporter, its requests encoded by :func:`encode_logs`."""
+
+    _items = "log records"
+    _result = LogRecordExportResult
+    _encode = staticmethod(encode_logs)

@@ -160,14 +160,14 @@ class _HashedOnce(Resource):
 
 def _otlp_exporter_classes(protocol: str) -> dict[str, type]:
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
+        from otel_setup.otlp_encoding import GrpcLogExporter as OTLPLogExporter
         from otel_setup.otlp_encoding import GrpcSpanExporter as OTLPSpanExporter
     else:
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
+        from otel_setup.otlp_encoding import HttpLogExporter as OTLPLogExporter
         from otel_setup.otlp_encoding import HttpSpanExporter as OTLPSpanExporter
     return {"traces": OTLPSpanExporter, "metrics": OTLPMetricExporter, "logs": OTLPLogExporter}
 

@@ -1,8 +1,9 @@
-"""Our OTLP trace encoder writes what the SDK's encoder builds, for any span."""
+"""Our OTLP encoders write what the SDK's encoders build, for any span and any log record."""
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -11,21 +12,47 @@ import grpc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as sdk_encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.sdk._logs import LogRecordLimits, ReadableLogRecord, ReadWriteLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    set_span_in_context,
+)
 from opentelemetry.trace.span import TraceState
 
-from otel_setup.otlp_encoding import GrpcSpanExporter, HttpSpanExporter, encode_spans
+from otel_setup.otlp_encoding import (
+    GrpcLogExporter,
+    GrpcSpanExporter,
+    HttpLogExporter,
+    HttpSpanExporter,
+    encode_logs,
+    encode_spans,
+)
 from tests.support import http_posts
 
 
@@ -33,6 +60,14 @@ def _same_as_sdk(spans: list[ReadableSpan]) -> None:
     ours = ExportTraceServiceRequest.FromString(encode_spans(spans))
     expected = sdk_encode(spans)
     # Bytes, not messages: a NaN attribute is equal to itself only as bytes.
+    assert ours.SerializeToString(deterministic=True) == expected.SerializeToString(
+        deterministic=True
+    ), f"\nours: {ours}\nsdk:  {expected}"
+
+
+def _same_logs_as_sdk(records: list[ReadableLogRecord]) -> None:
+    ours = ExportLogsServiceRequest.FromString(encode_logs(records))
+    expected = sdk_encode_logs(records)
     assert ours.SerializeToString(deterministic=True) == expected.SerializeToString(
         deterministic=True
     ), f"\nours: {ours}\nsdk:  {expected}"
@@ -105,6 +140,61 @@ _spans = st.builds(
 @given(st.lists(_spans, min_size=1, max_size=5))
 def test_any_spans_encode_as_the_sdk_encodes_them(spans: list[ReadableSpan]) -> None:
     _same_as_sdk(spans)
+
+
+def _log_record(
+    *,
+    span: SpanContext | None,
+    resource: Resource,
+    scope: InstrumentationScope | None,
+    max_attributes: int,
+    **fields: Any,
+) -> ReadableLogRecord:
+    """A record as the SDK's logger hands it to its processors, then to the exporter."""
+    context = set_span_in_context(NonRecordingSpan(span)) if span else Context()
+    with warnings.catch_warnings():  # the SDK's own, for attributes over the limit
+        warnings.simplefilter("ignore")
+        written = ReadWriteLogRecord(
+            LogRecord(context=context, **fields),
+            resource,
+            scope,
+            LogRecordLimits(max_attributes=max_attributes),
+        )
+    return ReadableLogRecord(
+        written.log_record, written.resource, written.instrumentation_scope, written.limits
+    )
+
+
+_timestamps = st.one_of(st.none(), st.integers(0, 2**64 - 1))
+_log_records = st.builds(
+    _log_record,
+    span=st.one_of(
+        st.none(),
+        st.builds(
+            SpanContext,
+            trace_id=st.integers(1, 2**128 - 1),
+            span_id=_ids,
+            is_remote=st.booleans(),
+            trace_flags=st.sampled_from([TraceFlags(0), TraceFlags(TraceFlags.SAMPLED)]),
+        ),
+    ),
+    resource=_resources,
+    scope=_scopes,
+    max_attributes=st.integers(0, 8),
+    timestamp=_timestamps,
+    observed_timestamp=_timestamps,
+    severity_text=st.one_of(st.none(), st.sampled_from(["", "INFO", "ERROR"])),
+    severity_number=st.one_of(st.none(), st.sampled_from(SeverityNumber)),
+    body=_values,
+    attributes=st.one_of(st.none(), _attributes),
+    event_name=st.one_of(st.none(), st.sampled_from(["", "order.placed"])),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_log_records, min_size=1, max_size=5))
+def test_any_log_records_encode_as_the_sdk_encodes_them(records: list[ReadableLogRecord]) -> None:
+    _same_logs_as_sdk(records)
 
 
 def test_spans_of_a_tracer_provider_with_their_dropped_counts_and_grouping() -> None:
@@ -195,14 +285,18 @@ def test_equal_resources_are_one_group_and_cached_integers_keep_their_type() -> 
     ]  # fmt: skip
 
 
-class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
-    """A gRPC trace service that keeps the requests it receives."""
+class _Collector(
+    trace_service_pb2_grpc.TraceServiceServicer, logs_service_pb2_grpc.LogsServiceServicer
+):
+    """A gRPC trace and logs service that keeps the requests it receives."""
 
     def __init__(self) -> None:
-        self.received: list[ExportTraceServiceRequest] = []
+        self.received: list[ExportTraceServiceRequest | ExportLogsServiceRequest] = []
 
-    def Export(self, request: ExportTraceServiceRequest, context: Any) -> Any:
+    def Export(self, request: Any, context: Any) -> Any:
         self.received.append(request)
+        if isinstance(request, ExportLogsServiceRequest):
+            return ExportLogsServiceResponse()
         return ExportTraceServiceResponse()
 
 
@@ -211,13 +305,31 @@ def collector() -> Iterator[tuple[_Collector, int]]:
     service = _Collector()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(service, server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(service, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     yield service, port
     server.stop(grace=None)
 
 
-def test_the_grpc_exporter_sends_the_encoded_request(collector: tuple[_Collector, int]) -> None:
+def _logs(n: int) -> list[ReadableLogRecord]:
+    return [
+        _log_record(
+            span=SpanContext(5, 6, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)),
+            resource=Resource({"service.name": "gateway"}),
+            scope=InstrumentationScope("otel_setup.logging"),
+            max_attributes=128,
+            timestamp=1_700_000_000_000_000_000 + i,
+            severity_text="INFO",
+            severity_number=SeverityNumber.INFO,
+            body="item served",
+            attributes={"item_id": i, "request_id": f"r{i}"},
+        )
+        for i in range(n)
+    ]
+
+
+def test_the_grpc_exporters_send_the_encoded_requests(collector: tuple[_Collector, int]) -> None:
     service, port = collector
     spans = [
         ReadableSpan(
@@ -227,18 +339,37 @@ def test_the_grpc_exporter_sends_the_encoded_request(collector: tuple[_Collector
             resource=Resource({"service.name": "gateway"}),
         )
     ]
-    exporter = GrpcSpanExporter(endpoint=f"http://127.0.0.1:{port}", insecure=True)
+    records = _logs(2)
+    span_exporter = GrpcSpanExporter(endpoint=f"http://127.0.0.1:{port}", insecure=True)
+    log_exporter = GrpcLogExporter(endpoint=f"http://127.0.0.1:{port}", insecure=True)
     try:
-        assert exporter.export(spans) is SpanExportResult.SUCCESS
+        assert span_exporter.export(spans) is SpanExportResult.SUCCESS
+        assert log_exporter.export(records) is LogRecordExportResult.SUCCESS
     finally:
-        exporter.shutdown()
-    assert service.received == [sdk_encode(spans)]
+        span_exporter.shutdown()
+        log_exporter.shutdown()
+    assert service.received == [sdk_encode(spans), sdk_encode_logs(records)]
 
 
 @pytest.fixture
 def http_collector() -> Iterator[tuple[list[tuple[str, bytes]], str]]:
     with http_posts() as (posts, base):
         yield posts, f"{base}/v1/traces"
+
+
+def test_the_http_log_exporter_posts_the_encoded_request() -> None:
+    with http_posts() as (posts, base):
+        records = _logs(3)
+        exporter = HttpLogExporter(endpoint=f"{base}/v1/logs")
+        assert exporter.export(records) is LogRecordExportResult.SUCCESS
+        ((path, body),) = posts
+        assert path == "/v1/logs"
+        assert ExportLogsServiceRequest.FromString(body) == sdk_encode_logs(records)
+        # A body the encoder cannot write fails its batch, logged, and nothing is posted.
+        bad = _logs(1)
+        bad[0].log_record.body = object()
+        assert exporter.export(bad) is LogRecordExportResult.FAILURE
+        assert len(posts) == 1
 
 
 def test_the_http_exporter_posts_the_encoded_request(
