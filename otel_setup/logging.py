@@ -37,6 +37,7 @@ from processors.scrub import scrub_value
 __all__ = [
     "AddService",
     "ExportToOTel",
+    "JsonLinesFormatter",
     "JsonLinesHandler",
     "OncePerInterval",
     "TruncateStrings",
@@ -194,6 +195,32 @@ class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The root handler :func:`configure_logging` installs (one at a time)."""
 
 
+class JsonLinesFormatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's ``ProcessorFormatter``, rendering structlog's own events without copies.
+
+    For every record the stock formatter copies the record and its event dict,
+    so that other handlers see both unchanged, then strips the copy's marks
+    again: about 15 µs a line. An event that reaches a handler has been
+    through the whole chain already, and rendering it to JSON changes neither
+    record nor event, so ours renders it as it is. Records of stdlib loggers
+    take the stock way: the shared chain, then the renderer.
+    """
+
+    def __init__(self, shared: list[Any]) -> None:
+        self._render = structlog.processors.JSONRenderer()
+        super().__init__(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, self._render],
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = record.msg
+        # ``_logger`` and ``_name``: put on the record by ``wrap_for_formatter``.
+        if type(event) is dict and hasattr(record, "_logger"):
+            return self._render(None, record._name, event)  # type: ignore[attr-defined,no-any-return]
+        return super().format(record)
+
+
 def configure_logging(
     *,
     service: str,
@@ -239,15 +266,7 @@ def configure_logging(
 
     handler = JsonLinesHandler(stream or sys.stdout)
     handler.addFilter(OncePerInterval())
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.JSONRenderer(),
-            ],
-        )
-    )
+    handler.setFormatter(JsonLinesFormatter(shared))
     root = logging.getLogger()
     for previous in [h for h in root.handlers if isinstance(h, JsonLinesHandler)]:
         root.removeHandler(previous)

@@ -12,7 +12,12 @@ import pytest
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_setup.logging import JsonLinesHandler, OncePerInterval, configure_logging
+from otel_setup.logging import (
+    JsonLinesFormatter,
+    JsonLinesHandler,
+    OncePerInterval,
+    configure_logging,
+)
 
 
 @pytest.fixture
@@ -115,3 +120,46 @@ def test_sdk_warnings_are_let_through_once_per_interval() -> None:
     assert not limit.filter(record(exporter, "Failed to export %s"))
     assert limit.filter(record(exporter, "Transient error %s"))
     assert all(limit.filter(record("app", "same message")) for _ in range(3))
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_structlog_events_render_as_structlogs_formatter_renders_them(lines: io.StringIO) -> None:
+    # Ours renders the event as it is, where structlog's copies record and event first:
+    # the lines must not differ, and another handler must still get the event untouched.
+    other = _Keep()
+    test_thread = threading.get_ident()
+    other.addFilter(lambda record: record.thread == test_thread)
+    logging.getLogger().addHandler(other)
+    try:
+        log = structlog.get_logger("app")
+        log.info("order placed", order_id=7, tags=["a", "b"], price=9.5, note=None)
+        log.warning("card declined for %s", "ann@example.com", attempt=2)
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("payment failed", order_id=7)
+    finally:
+        logging.getLogger().removeHandler(other)
+    (handler,) = _json_handlers()
+    ours = handler.formatter
+    assert isinstance(ours, JsonLinesFormatter)
+    stock = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=ours.foreign_pre_chain,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    written = lines.getvalue().splitlines()
+    assert len(other.records) == len(written) == 3
+    assert [stock.format(r) for r in other.records] == written
+    assert all(type(r.msg) is dict and "_record" not in r.msg for r in other.records)
+    assert "[email]" in written[1] and "ValueError: boom" in written[2]
