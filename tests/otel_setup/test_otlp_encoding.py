@@ -56,21 +56,21 @@ from otel_setup.otlp_encoding import (
 from tests.support import http_posts
 
 
-def _same_as_sdk(spans: list[ReadableSpan]) -> None:
-    ours = ExportTraceServiceRequest.FromString(encode_spans(spans))
-    expected = sdk_encode(spans)
+def _decodes_to(encoded: bytes, expected: Any) -> None:
+    """``encoded`` parses into the SDK's message ``expected``, field for field."""
+    ours = type(expected).FromString(encoded)
     # Bytes, not messages: a NaN attribute is equal to itself only as bytes.
     assert ours.SerializeToString(deterministic=True) == expected.SerializeToString(
         deterministic=True
     ), f"\nours: {ours}\nsdk:  {expected}"
 
 
+def _same_as_sdk(spans: list[ReadableSpan]) -> None:
+    _decodes_to(encode_spans(spans), sdk_encode(spans))
+
+
 def _same_logs_as_sdk(records: list[ReadableLogRecord]) -> None:
-    ours = ExportLogsServiceRequest.FromString(encode_logs(records))
-    expected = sdk_encode_logs(records)
-    assert ours.SerializeToString(deterministic=True) == expected.SerializeToString(
-        deterministic=True
-    ), f"\nours: {ours}\nsdk:  {expected}"
+    _decodes_to(encode_logs(records), sdk_encode_logs(records))
 
 
 _ids = st.integers(1, 2**64 - 1)
