@@ -18,18 +18,17 @@ Exceptions are recorded on the span, mark it as an error and propagate.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
 from otel_setup.config import CACHE_TIERS
 from otel_setup.instruments import CATEGORY, instruments
+from otel_setup.spans import CurrentSpan, F, decorate
 
 __all__ = [
     "Operation",
@@ -44,7 +43,6 @@ __all__ = [
     "queue_wait",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
 _tracer = trace.get_tracer("otel_setup.track")
 
 
@@ -94,10 +92,10 @@ class Operation:
     def __enter__(self) -> Operation:
         if self._start is not None:
             self._start(self)
-        # start_span and use_span: what start_as_current_span does, without its
-        # two generator layers (the proxy tracer's and the tracer's) per operation.
+        # start_span and CurrentSpan: what start_as_current_span does, without the
+        # proxy tracer's generator layer per operation.
         self.span = _tracer.start_span(self._name, kind=self._kind, attributes=self.attributes)
-        self._scope = trace.use_span(self.span, end_on_exit=True)
+        self._scope = CurrentSpan(self.span, end_on_exit=True)
         self._scope.__enter__()
         self._started = time.perf_counter()
         return self
@@ -107,28 +105,14 @@ class Operation:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool | None:
+    ) -> None:
         elapsed = time.perf_counter() - self._started
         if self._finish is not None:
             self._finish(self, exc, elapsed)
-        return self._scope.__exit__(exc_type, exc, tb)
+        self._scope.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                with self._fresh():
-                    return await func(*args, **kwargs)
-
-            return run_async  # type: ignore[return-value]
-
-        @functools.wraps(func)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with self._fresh():
-                return func(*args, **kwargs)
-
-        return run  # type: ignore[return-value]
+        return decorate(self._fresh, func)
 
 
 def authentication(method: str = "password", **attributes: Any) -> Operation:

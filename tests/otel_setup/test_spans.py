@@ -302,8 +302,9 @@ def test_ok_is_final_as_in_the_sdk() -> None:
 @pytest.mark.parametrize("how", ["start_as_current_span", "start_span"])
 @pytest.mark.parametrize("record_exception", [True, False])
 @pytest.mark.parametrize("set_status_on_exception", [True, False])
+@pytest.mark.parametrize("error", [ValueError, asyncio.CancelledError])
 def test_an_exception_leaving_the_span_is_recorded_as_by_the_sdk(
-    how: str, record_exception: bool, set_status_on_exception: bool
+    how: str, record_exception: bool, set_status_on_exception: bool, error: type[BaseException]
 ) -> None:
     flags = {
         "record_exception": record_exception,
@@ -313,8 +314,10 @@ def test_an_exception_leaving_the_span_is_recorded_as_by_the_sdk(
     for lean in (False, True):
         provider, finished = _provider(lean=lean)
         tracer = provider.get_tracer("s")
-        with pytest.raises(ValueError), getattr(tracer, how)("work", **flags):
-            raise ValueError("no such item")
+        outside = trace.get_current_span()
+        with pytest.raises(error), getattr(tracer, how)("work", **flags):
+            raise error("no such item")
+        assert trace.get_current_span() is outside
         (span,) = finished.get_finished_spans()
         exported.append(span)
 
@@ -323,7 +326,39 @@ def test_an_exception_leaving_the_span_is_recorded_as_by_the_sdk(
         for span in exported
     )
     assert got == expected
-    assert got["events"] if record_exception else not got["events"]
+    # start_as_current_span records Exceptions only (a cancelled task is no
+    # error); a span used as its own context manager records anything, as the SDK's.
+    recorded = record_exception and (error is ValueError or how == "start_span")
+    assert got["events"] if recorded else not got["events"]
+
+
+def test_start_as_current_span_decorates_a_function_with_a_span_per_call() -> None:
+    provider, finished = _provider()
+    tracer = provider.get_tracer("s")
+
+    @tracer.start_as_current_span("step", attributes={"n": 1})
+    def step() -> int:
+        return trace.get_current_span().get_span_context().span_id
+
+    first, second = step(), step()
+
+    spans = finished.get_finished_spans()
+    assert [s.context.span_id for s in spans] == [first, second]
+    assert first != second
+    assert all(s.name == "step" and dict(s.attributes) == {"n": 1} for s in spans)
+
+
+def test_start_as_current_span_can_leave_the_span_open() -> None:
+    provider, finished = _provider()
+    tracer = provider.get_tracer("s")
+
+    with tracer.start_as_current_span("open", end_on_exit=False) as span:
+        assert trace.get_current_span() is span
+
+    assert trace.get_current_span() is not span
+    assert span.is_recording() and not finished.get_finished_spans()
+    span.end()
+    assert [s.name for s in finished.get_finished_spans()] == ["open"]
 
 
 def test_start_as_current_span_decorates_a_coroutine_function() -> None:
