@@ -7,7 +7,12 @@ them alike; the median round counts and the spread is reported. At saturation
 a single-worker service spends ``1/throughput`` per request, so the cost a
 variant adds is ``1e6/rps - 1e6/rps_bare`` µs. Where it goes is read from
 ``/proc``: each round, the CPU time of the thread serving the requests and of
-all the others (export, the processors' workers, the thread pool), per request.
+all the others (export, the processors' workers, the thread pool), per request,
+and that of the collector and Jaeger, which share the machine's cores with the
+service and wrk: what a variant's telemetry costs the backends, and so takes
+from the service on this machine (a round also carries what the backends had
+still to do of the round before, which the rotating order spreads over all
+variants).
 The :data:`ABLATIONS` (our gateway with one part switched off) run in the same
 rounds on the trivial route: what that part costs of ours' overhead.
 """
@@ -23,7 +28,7 @@ from typing import Any
 
 from apps.gateway.instrumentation import MODES
 from bench.load import LoadResult, Route, run_wrk
-from bench.proc import thread_cpu_seconds
+from bench.proc import cpu_seconds, thread_cpu_seconds
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.stack import StackSettings
 from otelpipe.stack.ephemeral import free_port
@@ -100,6 +105,8 @@ class _Round:
     #: CPU µs per request of every other thread: telemetry export, the processors'
     #: workers, and the thread pool running a route's blocking calls.
     other_threads_us: float
+    #: CPU µs per request of the backends (collector and Jaeger) during the round.
+    backends_us: float
 
 
 def _measured_on(variant: str, route: str) -> bool:
@@ -108,24 +115,32 @@ def _measured_on(variant: str, route: str) -> bool:
 
 
 def _loaded_round(
-    service: ServiceProcess, route: Route, seconds: float, connections: int
+    service: ServiceProcess,
+    route: Route,
+    seconds: float,
+    connections: int,
+    backends: Sequence[int],
 ) -> _Round:
-    """Load ``service`` once, reading its threads' CPU time before and after.
+    """Load ``service`` once, reading its threads' and the ``backends``' (pids) CPU
+    time before and after.
 
     Throughput says what a variant costs in all; the split says where: on the
-    thread that serves requests, or on the threads working beside it (which
-    compete with it for the interpreter lock, so they cost throughput too).
+    thread that serves requests, on the threads working beside it (which
+    compete with it for the interpreter lock, so they cost throughput too), or
+    in the backends (which compete with it for the cores).
     """
     pid = service.process.pid
-    before = thread_cpu_seconds(pid)
+    before, backends_before = thread_cpu_seconds(pid), sum(map(cpu_seconds, backends))
     load = run_wrk(service.url, route, seconds, connections)
     spent = {tid: cpu - before.get(tid, 0.0) for tid, cpu in thread_cpu_seconds(pid).items()}
+    backends_spent = sum(map(cpu_seconds, backends)) - backends_before
     per_request = 1e6 / max(load.requests, 1)
     request_thread = spent.pop(pid, 0.0)
     return _Round(
         load,
         round(request_thread * per_request, 1),
         round(sum(spent.values()) * per_request, 1),
+        round(backends_spent * per_request, 1),
     )
 
 
@@ -142,6 +157,7 @@ def _figures(rounds: list[_Round]) -> dict[str, Any]:
         "cpu_us_per_request": {
             "request_thread": statistics.median(r.request_thread_us for r in rounds),
             "other_threads": statistics.median(r.other_threads_us for r in rounds),
+            "backends": statistics.median(r.backends_us for r in rounds),
         },
     }
 
@@ -168,13 +184,15 @@ def _route_report(samples: Mapping[str, list[_Round]]) -> dict[str, Any]:
 def measure(
     services: Mapping[str, ServiceProcess],
     *,
+    backends: Sequence[int],
     rounds: int,
     seconds: float,
     connections: int,
     progress: Progress,
 ) -> dict[str, Any]:
     """Throughput of every mode on every route in :data:`ROUTES` (of an ablation, on
-    the trivial route), alternating rounds."""
+    the trivial route), alternating rounds; ``backends``: the pids of the collector
+    and Jaeger, whose CPU time is read with each round."""
     samples: dict[str, dict[str, list[_Round]]] = {
         route: {mode: [] for mode in services if _measured_on(mode, route)} for route in ROUTES
     }
@@ -188,7 +206,7 @@ def measure(
         order = modes[round_no % len(modes) :] + modes[: round_no % len(modes)]
         for name, route in ROUTES.items():
             for mode in (m for m in order if _measured_on(m, name)):
-                measured = _loaded_round(services[mode], route, seconds, connections)
+                measured = _loaded_round(services[mode], route, seconds, connections, backends)
                 samples[name][mode].append(measured)
                 progress(
                     f"per-request round {round_no + 1}/{rounds} {name:<9} {mode:<{width}} "

@@ -93,19 +93,23 @@ def _cpu_split(section: dict[str, Any]) -> list[str]:
         "Where the time goes: CPU µs per request of the service's threads, median round "
         "(read from /proc); added = beyond bare. The other threads are telemetry export, "
         "the processors' workers and the thread pool running blocking calls; they cost "
-        "throughput too, taking turns with the request thread on the interpreter lock.",
+        "throughput too, taking turns with the request thread on the interpreter lock. "
+        "Backends: the collector's and Jaeger's CPU during the round, per request; on this "
+        "machine they share the cores with the service and wrk.",
         "",
-        "| route | variant | request thread µs | added | other threads µs | added |",
-        "|---|---|---|---|---|---|",
+        "| route | variant | request thread µs | added | other threads µs | added "
+        "| backends µs | added |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, route in section["routes"].items():
         bare = route["modes"]["bare"]["cpu_us_per_request"]
         for mode, f in route["modes"].items():
             cpu = f["cpu_us_per_request"]
-            added = {thread: round(cpu[thread] - bare[thread], 1) for thread in cpu}
+            added = {part: round(cpu[part] - bare[part], 1) for part in cpu}
             lines.append(
                 f"| {name} | {mode} | {cpu['request_thread']} | {added['request_thread']} "
-                f"| {cpu['other_threads']} | {added['other_threads']} |"
+                f"| {cpu['other_threads']} | {added['other_threads']} "
+                f"| {cpu['backends']} | {added['backends']} |"
             )
     return lines
 

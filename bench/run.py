@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import degraded, memory, per_request, per_span, pipeline, report
+from otelpipe.stack import StackSettings, status
 from otelpipe.stack.ephemeral import ephemeral_stack
 from otelpipe.stack.progress import Progress
 
@@ -93,6 +94,7 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
         with per_request.gateways(settings, run_id, ablations=per_request.ABLATIONS) as gateways:
             out["per_request"] = per_request.measure(
                 gateways,
+                backends=_backend_pids(settings),
                 rounds=profile.rounds,
                 seconds=profile.seconds_per_round,
                 connections=profile.connections,
@@ -136,3 +138,15 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
     path = report.write(out, results)
     progress(f"wrote {path} and {path.with_suffix('.md')}")
     return out
+
+
+#: The backends whose CPU the per-request rounds read beside the service's.
+_BACKENDS = ("collector", "jaeger")
+
+
+def _backend_pids(settings: StackSettings) -> list[int]:
+    pids = {s.name: s.pid for s in status(settings)}
+    missing = [name for name in _BACKENDS if pids.get(name) is None]
+    if missing:
+        raise RuntimeError(f"not running: {', '.join(missing)}")
+    return [pids[name] for name in _BACKENDS]  # type: ignore[misc]

@@ -38,6 +38,7 @@ def test_report_has_every_section_and_is_written(report: tuple[dict, Path]) -> N
     )
     for heading in headings:
         assert heading in markdown
+    assert "| backends µs | added |" in markdown
     assert figures["machine"]["cores"] >= 1
 
 
@@ -64,6 +65,9 @@ def test_per_request_figures_stand_beside_the_bare_baseline(report: tuple[dict, 
         for mode, figures in route["modes"].items():
             cpu = figures["cpu_us_per_request"]
             assert cpu["request_thread"] > 0, f"{mode}: no CPU read for the request thread"
+            # The backends' CPU is read with every round (their batches may land
+            # in a later round than the spans', so no variant is sure to show any).
+            assert cpu["backends"] >= 0, f"{mode}: no CPU read for the backends"
         # Only instrumented variants export from threads of their own.
         assert route["modes"]["ours"]["cpu_us_per_request"]["other_threads"] > 0
 
