@@ -78,7 +78,7 @@ class Operation:
         self._kind = kind
         self._start = start
         self._finish = finish
-        self._scope: Any = None
+        self._scope: CurrentSpan | None = None
         self._started = 0.0
         self.span: Span = trace.INVALID_SPAN
         #: For cache operations: set to True/False inside the block.
