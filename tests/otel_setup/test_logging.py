@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_setup.logging import (
@@ -20,15 +22,19 @@ from otel_setup.logging import (
 )
 
 
-@pytest.fixture
-def lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging(service="orders", logger_provider=None, stream=stream)
+def _configure(service: str, stream: io.StringIO, provider: LoggerProvider | None = None) -> None:
+    configure_logging(service=service, logger_provider=provider, stream=stream)
     # The handler is the root's: a thread an earlier test left behind (an exporter still
     # retrying a dead collector) can log into this stream. Only this test's records count.
     test_thread = threading.get_ident()
     for handler in _json_handlers():
         handler.addFilter(lambda record: record.thread == test_thread)
+
+
+@pytest.fixture
+def lines() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    _configure("orders", stream)
     yield stream
     for handler in _json_handlers():
         logging.getLogger().removeHandler(handler)
@@ -163,3 +169,61 @@ def test_structlog_events_render_as_structlogs_formatter_renders_them(lines: io.
     assert [stock.format(r) for r in other.records] == written
     assert all(type(r.msg) is dict and "_record" not in r.msg for r in other.records)
     assert "[email]" in written[1] and "ValueError: boom" in written[2]
+
+
+def test_loggers_already_used_follow_a_new_configuration(lines: io.StringIO) -> None:
+    # structlog keeps a logger once it has been used; configuring again must reach it.
+    used_before_setup = structlog.get_logger("startup")
+    structlog.reset_defaults()
+    used_before_setup.info("starting")  # structlog's own defaults: a line on stdout
+    _configure("orders", lines)
+    used_after_setup = structlog.get_logger("app")
+    used_before_setup.info("one")
+    used_after_setup.info("one")
+    shape = _chain_steps()
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    again = io.StringIO()
+    _configure("billing", again, provider)
+    used_before_setup.info("two", password="hunter2")
+    used_after_setup.info("two")
+    # With export or without, the same steps in the same places: a line that is being
+    # processed while the chain is filled again runs each step once.
+    assert _chain_steps() == shape
+    assert [(r["logger"], r["service"]) for r in _records(lines)] == [
+        ("startup", "orders"),
+        ("app", "orders"),
+    ]
+    second = _records(again)
+    assert [(r["event"], r["logger"], r["service"]) for r in second] == [
+        ("two", "startup", "billing"),
+        ("two", "app", "billing"),
+    ]
+    assert second[0]["password"] == "[REDACTED]"
+    exported = [r.log_record for r in exporter.get_finished_logs()]
+    assert [(r.body, r.attributes["logger"]) for r in exported] == [
+        ("two", "startup"),
+        ("two", "app"),
+    ]
+    # Configured again without export: the loggers stop exporting.
+    _configure("billing", io.StringIO())
+    used_after_setup.info("three")
+    assert len(exporter.get_finished_logs()) == 2
+
+
+def _chain_steps() -> list[str]:
+    return [
+        getattr(step, "__name__", type(step).__name__)
+        for step in structlog.get_config()["processors"]
+    ]
+
+
+def test_structlogs_capture_logs_sees_loggers_already_used(lines: io.StringIO) -> None:
+    log = structlog.get_logger("app")
+    log.info("before")
+    with structlog.testing.capture_logs() as captured:
+        log.info("captured", order_id=7)
+    log.info("after")
+    assert captured == [{"event": "captured", "order_id": 7, "log_level": "info"}]
+    assert [r["event"] for r in _records(lines)] == ["before", "after"]
