@@ -32,6 +32,7 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 
+from otel_setup.direct_logs import DirectLogger
 from processors.scrub import scrub_value
 
 __all__ = [
@@ -176,7 +177,8 @@ class ExportToOTel:
     __slots__ = ("_logger",)
 
     def __init__(self, logger: Logger | None) -> None:
-        self._logger = logger  # None: nothing exported, the event passes on
+        # None: nothing exported, the event passes on.
+        self._logger = DirectLogger(logger) if logger is not None else None
 
     def close(self) -> None:
         """Stop exporting (at telemetry shutdown); the JSON lines go on."""
