@@ -12,6 +12,7 @@ from __future__ import annotations
 from opentelemetry import metrics
 from opentelemetry.metrics import Meter
 
+from otel_setup.direct_measurements import DirectCounter
 from otel_setup.providers import DURATION_BUCKETS_S
 from processors.classify import CATEGORY_ATTRIBUTE
 
@@ -35,10 +36,13 @@ class Instruments:
     )
 
     def __init__(self, meter: Meter) -> None:
-        self.cache_requests = meter.create_counter(
-            "otelpipe.cache.requests",
-            unit="{request}",
-            description="Cache look-ups by tier and result (hit or miss).",
+        # Counted per look-up, on the request path: past the SDK's measurement path.
+        self.cache_requests = DirectCounter(
+            meter.create_counter(
+                "otelpipe.cache.requests",
+                unit="{request}",
+                description="Cache look-ups by tier and result (hit or miss).",
+            )
         )
         self.job_duration = meter.create_histogram(
             "otelpipe.job.duration",

@@ -43,7 +43,7 @@ from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_setup.config import ConfigError
-from otel_setup.direct_histogram import DirectHistogram
+from otel_setup.direct_measurements import DirectHistogram
 from otel_setup.providers import DURATION_BUCKETS_S
 from otel_setup.request_id import accept_or_make
 from otel_setup.routes import RouteTemplates, UnmatchedRoutes
@@ -73,7 +73,7 @@ class ServerMetrics:
     collection: the SDK's synchronous up-down counter would cost two
     measurements per request, about 8 µs each; a locked integer update costs
     well under one. Durations go to the SDK's aggregation of their attribute
-    set directly (:class:`~otel_setup.direct_histogram.DirectHistogram`): about
+    set directly (:class:`~otel_setup.direct_measurements.DirectHistogram`): about
     2 µs a request where the SDK's measurement path costs 10 to 20.
     """
 

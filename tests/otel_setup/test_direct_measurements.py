@@ -1,4 +1,5 @@
-"""DirectHistogram: what the readers collect is what the SDK's own record() makes them collect."""
+"""DirectHistogram and DirectCounter: what the readers collect is what the SDK's own
+record() and add() make them collect."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import set_span_in_context
 
-from otel_setup import direct_histogram
-from otel_setup.direct_histogram import DirectHistogram
+from otel_setup import direct_measurements
+from otel_setup.direct_measurements import DirectCounter, DirectHistogram
 from tests.support import metric_points
 
 NAME = "http.server.request.duration"
@@ -143,7 +144,7 @@ def test_exemplars_go_through_the_sdk_with_their_context() -> None:
 
 
 def test_past_the_cap_attribute_sets_are_still_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(direct_histogram, "MAX_ATTRIBUTE_SETS", 2)
+    monkeypatch.setattr(direct_measurements, "MAX_ATTRIBUTE_SETS", 2)
     pair = Pair()
     for _ in range(3):
         for attributes in ATTRIBUTE_SETS:
@@ -171,7 +172,6 @@ def test_a_histogram_not_of_the_sdk_is_recorded_as_it_is() -> None:
 def test_the_sdk_measurement_path_runs_once_per_attribute_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pair = Pair()
     calls: list[dict[str, Any]] = []
     sdk_record = Histogram.record
     monkeypatch.setattr(
@@ -179,9 +179,83 @@ def test_the_sdk_measurement_path_runs_once_per_attribute_set(
         "record",
         lambda self, v, a=None, c=None: (calls.append(a), sdk_record(self, v, a, c)),
     )
+    pair = Pair()
     for _ in range(5):
         for attributes in ATTRIBUTE_SETS[:3]:
             pair.direct.record(0.05, attributes)
     assert calls == ATTRIBUTE_SETS[:3]
     (point, *_) = metric_points(pair.direct_readers[0], NAME)
     assert point.count == 5
+
+
+def _counter_pair(reader: InMemoryMetricReader, other: InMemoryMetricReader) -> tuple[Any, Any]:
+    """The same counter on two providers: one added to through DirectCounter."""
+    made = []
+    for r in (reader, other):
+        provider = MeterProvider(metric_readers=[r], exemplar_filter=AlwaysOffExemplarFilter())
+        made.append(provider.get_meter("test").create_counter("otelpipe.cache.requests"))
+    return DirectCounter(made[0]), made[1]
+
+
+def _sums(reader: InMemoryMetricReader) -> list[tuple[Any, ...]]:
+    return sorted(
+        (tuple(sorted(p.attributes.items())), p.value)
+        for p in metric_points(reader, "otelpipe.cache.requests")
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([1, 2, 0, -1, 2.5, float("inf"), float("nan")]),
+            st.sampled_from(["L1", "L2"]),
+            st.sampled_from(["hit", "miss"]),
+        ),
+        max_size=40,
+    )
+)
+def test_counters_collect_what_the_sdks_add_would_have_them_collect(
+    steps: list[tuple[float, str, str]],
+) -> None:
+    direct_reader, sdk_reader = InMemoryMetricReader(), InMemoryMetricReader()
+    direct, sdk = _counter_pair(direct_reader, sdk_reader)
+    for amount, tier, result in steps:
+        attributes = {"cache.tier": tier, "cache.result": result}
+        direct.add(amount, attributes)
+        sdk.add(amount, attributes)
+    assert _sums(direct_reader) == _sums(sdk_reader)
+
+
+def test_a_proxy_instrument_is_followed_once_a_provider_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As otel_setup's own instruments: made from the global meter before setup.
+    from opentelemetry.metrics._internal import _ProxyMeter
+
+    counter = DirectCounter(_ProxyMeter("test").create_counter("otelpipe.cache.requests"))
+    counter.add(1, {"cache.result": "hit"})  # no provider yet: lost, as the SDK's proxy loses it
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], exemplar_filter=AlwaysOffExemplarFilter())
+    counter._instrument.on_meter_set(provider.get_meter("test"))
+    calls: list[Any] = []
+    sdk_add = counter._instrument._real_instrument.add
+    monkeypatch.setattr(counter, "_sdk_measure", lambda *a: (calls.append(a), sdk_add(*a)))
+    for _ in range(3):
+        counter.add(1, {"cache.result": "hit"})
+    assert [p.value for p in metric_points(reader, "otelpipe.cache.requests")] == [3]
+    assert len(calls) == 1  # the first value of the set; the others went direct
+
+
+def test_a_meter_switched_off_later_measures_nothing_more() -> None:
+    from opentelemetry.sdk.metrics._internal import _disable_meter_configurator, _MeterConfig
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], exemplar_filter=AlwaysOffExemplarFilter())
+    counter = DirectCounter(provider.get_meter("test").create_counter("otelpipe.cache.requests"))
+    for _ in range(2):
+        counter.add(1, {"cache.result": "hit"})
+    provider._set_meter_configurator(meter_configurator=_disable_meter_configurator)
+    counter.add(1, {"cache.result": "hit"})
+    provider._set_meter_configurator(meter_configurator=lambda _scope: _MeterConfig())
+    assert [p.value for p in metric_points(reader, "otelpipe.cache.requests")] == [2]
