@@ -63,17 +63,6 @@ class DirectLogger:
     ) -> None:
         """As ``Logger.emit`` with these arguments; ``attributes`` may be changed in place."""
         logger = self.logger
-        queue = _batch_queue(logger)
-        if queue is None or not _within_limits(attributes, logger._log_record_limits):  # type: ignore[attr-defined]
-            logger.emit(
-                timestamp=timestamp,
-                context=context,
-                severity_number=severity_number,
-                severity_text=severity_text,
-                body=body,
-                attributes=attributes,
-            )
-            return
         record = LogRecord(
             timestamp=timestamp,
             context=context,
@@ -82,6 +71,10 @@ class DirectLogger:
             body=body,
             attributes=attributes,
         )
+        queue = _batch_queue(logger)
+        if queue is None or not _within_limits(attributes, logger._log_record_limits):  # type: ignore[attr-defined]
+            logger.emit(record)
+            return
         # As the batch processor: the trace ids are read, the context is let go.
         record.context = _NO_CONTEXT
         logger._logger_metrics.emit_log()  # type: ignore[attr-defined]

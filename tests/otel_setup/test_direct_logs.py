@@ -103,9 +103,9 @@ class _CountingLogger:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.logger, name)
 
-    def emit(self, **fields: Any) -> None:
+    def emit(self, *record: Any, **fields: Any) -> None:
         self.emitted += 1
-        self.logger.emit(**fields)
+        self.logger.emit(*record, **fields)
 
 
 def test_plain_records_skip_the_sdks_emit_and_others_take_it() -> None:
