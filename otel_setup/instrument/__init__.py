@@ -70,7 +70,7 @@ LIBRARIES: tuple[Library, ...] = (
     ),
     Library(
         "sqlalchemy",
-        "opentelemetry.instrumentation.sqlalchemy:SQLAlchemyInstrumentor",
+        "otel_setup.instrument.sqlalchemy:SQLAlchemyInstrumentor",
         _traces_and_metrics,
     ),
     # SQLAlchemy's sqlite dialect calls sqlite3 underneath: trace one layer, not both.
