@@ -4,7 +4,11 @@ Rates step up; at each step a fresh :mod:`bench.emitter` process makes spans
 at that rate through our export path, tagged with a run id of its own. Drops
 are counted at both ends: by the SDK's health metrics in the emitter (batch
 queue full, export failed) and by Jaeger's own metrics — the spans its storage
-exporter wrote during the step (nothing else sends spans in this phase).
+exporter wrote during the step (nothing else sends spans in this phase). Jaeger
+may count more than were sent: a batch whose export timed out after it had
+landed is sent and written again. Those extra spans are reported apart and are
+no loss; a step is clean when the SDK dropped nothing, no export failed and
+Jaeger has at least as many spans as were sent.
 Jaeger's metrics rather than its query API: returning 100,000 spans through
 the API takes longer than the step itself. The collector's CPU and memory are
 read from ``/proc`` during the step. The first step that drops anything ends
@@ -28,7 +32,7 @@ from bench.proc import cpu_seconds, rss_mb
 from otelpipe.stack import StackSettings, status
 from otelpipe.stack.progress import Progress
 
-__all__ = ["measure"]
+__all__ = ["measure", "tally"]
 
 GOAL_SPANS_PER_S = 2000
 SPANS_PER_TRACE = 20
@@ -47,28 +51,32 @@ def _jaeger_stored(settings: StackSettings) -> int:
     return sum(int(float(value)) for value in _STORED.findall(response.text))
 
 
-def _quiet_stored(settings: StackSettings) -> int:
-    """Jaeger's stored-span count once it stops moving: spans of earlier load (the
-    soak's backlog in the collector) must not count towards the next step."""
-    deadline, last = time.monotonic() + 120, -1
+#: Readings of Jaeger's count, 3 s apart, that must agree before it is taken as
+#: settled: longer than the collector holds spans (tail sampling's 5 s decision
+#: wait, then its 1 s batch).
+_SETTLED_READINGS = 4
+
+
+def _settled_stored(settings: StackSettings, deadline_s: float, at_least: int = 0) -> int:
+    """Jaeger's stored-span count once it reaches ``at_least`` and stops moving, or at
+    the deadline: spans of earlier load (the soak's backlog in the collector) must
+    not count towards the next step, nor a step's late spans be left out of it."""
+    deadline, readings = time.monotonic() + deadline_s, []
     while True:
-        count = _jaeger_stored(settings)
-        if count == last or time.monotonic() > deadline:
-            return count
-        last = count
+        readings = [*readings[-(_SETTLED_READINGS - 1) :], _jaeger_stored(settings)]
+        settled = len(readings) == _SETTLED_READINGS and len(set(readings)) == 1
+        if (settled and readings[-1] >= at_least) or time.monotonic() > deadline:
+            return readings[-1]
         time.sleep(3)
 
 
-def _stored_since(settings: StackSettings, before: int, expected: int) -> int:
-    """Spans stored since ``before``, once all ``expected`` arrived or the count stopped moving."""
-    deadline, last, still = time.monotonic() + 60, -1, 0
-    while True:
-        count = _jaeger_stored(settings) - before
-        still = still + 1 if count == last else 0
-        if count >= expected or still >= 3 or time.monotonic() > deadline:
-            return count
-        last = count
-        time.sleep(2)
+def tally(sent: int, stored: int) -> dict[str, int]:
+    """Jaeger's side of a step: spans missing there, and spans written more than once."""
+    return {
+        "jaeger_spans": stored,
+        "jaeger_missing": max(0, sent - stored),
+        "jaeger_extra": max(0, stored - sent),
+    }
 
 
 def _clean(step: dict[str, Any]) -> bool:
@@ -85,7 +93,7 @@ def _step(settings: StackSettings, collector: int, rate: int, seconds: float) ->
             peak_rss.append(rss_mb(collector))
 
     watcher = threading.Thread(target=watch_rss, daemon=True)
-    stored_before = _quiet_stored(settings)
+    stored_before = _settled_stored(settings, deadline_s=120)
     cpu_before, wall_before = cpu_seconds(collector), time.monotonic()
     watcher.start()
     emitted = subprocess.run(
@@ -109,13 +117,12 @@ def _step(settings: StackSettings, collector: int, rate: int, seconds: float) ->
     done.set()
     watcher.join()
     result = json.loads(emitted.stdout)
-    in_jaeger = _stored_since(settings, stored_before, result["spans"])
+    stored = _settled_stored(settings, deadline_s=90, at_least=stored_before + result["spans"])
     return {
         "target_spans_per_s": rate,
         "run_id": run_id,
         **result,
-        "jaeger_spans": in_jaeger,
-        "jaeger_missing": result["spans"] - in_jaeger,
+        **tally(result["spans"], stored - stored_before),
         "collector_cpu_pct": round(100 * cpu, 1),
         "collector_peak_rss_mb": max(peak_rss),
         "collector_idle_rss_mb": peak_rss[0],
@@ -136,7 +143,8 @@ def measure(
         steps.append(step)
         progress(
             f"pipeline: {step['spans_per_s']} spans/s reached, {step['sdk_dropped']} dropped "
-            f"in the SDK, {step['jaeger_missing']} missing in Jaeger, collector "
+            f"in the SDK, {step['jaeger_missing']} missing in Jaeger ({step['jaeger_extra']} "
+            f"written twice), collector "
             f"{step['collector_cpu_pct']}% CPU, {step['collector_peak_rss_mb']} MB"
         )
         if not _clean(step):

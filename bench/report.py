@@ -168,13 +168,13 @@ def _pipeline(section: dict[str, Any]) -> list[str]:
         f"## Pipeline (baseline: the goal, {section['baseline_spans_per_s']} spans/s, zero drops)",
         "",
         "| target spans/s | reached spans/s | SDK dropped | export failed | in Jaeger | missing "
-        "| collector CPU % | collector RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| written twice | collector CPU % | collector RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {s['target_spans_per_s']} | {s['spans_per_s']} | {s['sdk_dropped']} "
         f"| {s['sdk_export_failed']} | {s['jaeger_spans']} | {s['jaeger_missing']} "
-        f"| {s['collector_cpu_pct']} | {s['collector_peak_rss_mb']} |"
+        f"| {s.get('jaeger_extra', 0)} | {s['collector_cpu_pct']} | {s['collector_peak_rss_mb']} |"
         for s in section["steps"]
     ]
     return [
