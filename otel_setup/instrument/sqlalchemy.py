@@ -186,22 +186,18 @@ def _timed(
     ) -> Any:
         if not is_instrumentation_enabled():
             return func(*args, **kwargs)
-        pool = known(engine).pool
+        seen = known(engine)
         started, start_time = perf_counter_ns(), time_ns()
         try:
             connection = func(*args, **kwargs)
-        except Exception as error:
-            span = tracer.start_span(
-                "connect",
-                kind=SpanKind.CLIENT,
-                attributes={**known(engine).query, **pool},
-                start_time=start_time,
-            )
-            span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-            span.end()
-            raise
-        wait.record((perf_counter_ns() - started) / 1e9, pool)
+        except Exception:
+            attributes = {**seen.query, **seen.pool}
+            # A span leaving a with block by an exception records it, is set to ERROR and ends.
+            with tracer.start_span(
+                "connect", kind=SpanKind.CLIENT, attributes=attributes, start_time=start_time
+            ):
+                raise
+        wait.record((perf_counter_ns() - started) / 1e9, seen.pool)
         return connection
 
     return connect

@@ -7,12 +7,13 @@ import http.server
 import sqlite3
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.trace import StatusCode
+
+from tests.support import metric_points
 
 
 def _client_spans(spans):
@@ -88,18 +89,6 @@ def test_sqlalchemy_failed_connect_is_an_error_span(instrument, tmp_path) -> Non
     assert span.attributes["db.client.connection.pool.name"].endswith("/no/such/dir/shop.db")
 
 
-def _pool_points(reader: InMemoryMetricReader, name: str) -> list[Any]:
-    data = reader.get_metrics_data()
-    return [
-        point
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
-
-
 def test_sqlalchemy_pool_is_measured_in_metrics(instrument, tmp_path) -> None:
     sqlalchemy = pytest.importorskip("sqlalchemy", reason="sqlalchemy is a demo extra")
     telemetry, spans = instrument()
@@ -109,7 +98,7 @@ def test_sqlalchemy_pool_is_measured_in_metrics(instrument, tmp_path) -> None:
     pool = f"sqlite:///{tmp_path}/shop.db"
 
     def counts() -> dict[str, int]:
-        points = _pool_points(reader, "db.client.connection.count")
+        points = metric_points(reader, "db.client.connection.count")
         assert {p.attributes["db.client.connection.pool.name"] for p in points} == {pool}
         return {p.attributes["db.client.connection.state"]: p.value for p in points}
 
@@ -118,7 +107,7 @@ def test_sqlalchemy_pool_is_measured_in_metrics(instrument, tmp_path) -> None:
     assert counts() == {"used": 0, "idle": 2}
     with engine.connect():
         assert counts() == {"used": 1, "idle": 1}
-    (waits,) = _pool_points(reader, "db.client.connection.wait_time")
+    (waits,) = metric_points(reader, "db.client.connection.wait_time")
     assert waits.attributes == {"db.client.connection.pool.name": pool}
     assert waits.count == 3
     assert not _client_spans(spans)  # checkouts are measured, not traced
