@@ -28,7 +28,6 @@ __all__ = ["PROFILES", "Profile", "run"]
 #: Collector settings for the run: spans reach Jaeger within seconds.
 _STACK_ENV = {
     "OTELPIPE_SPANMETRICS_FLUSH_INTERVAL": "5s",
-    "OTELPIPE_TAIL_SAMPLING_DECISION_WAIT": "1s",
 }
 
 

@@ -494,7 +494,7 @@ def run_demo(
     load_report = settings.home / "reports" / f"load-{run_id}.json"
     load_report.parent.mkdir(parents=True, exist_ok=True)
     load_report.write_text(json.dumps(load, indent=2) + "\n")
-    progress("waiting for the pipeline to deliver (tail-sampling decision wait, metric flush)")
+    progress("waiting for the pipeline to deliver (collector batches, metric flush)")
     return _summarise(settings, run_id, since, load, load_report, services, performance)
 
 

@@ -14,6 +14,8 @@ from otelpipe.stack.components import PROMETHEUS_RETENTION
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
+#: Laid over docker-compose.yml to sample traces at the tail.
+SAMPLING = yaml.safe_load((ROOT / "docker-compose.sampling.yml").read_text())["services"]
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -39,15 +41,32 @@ def test_versions_match_the_native_builds() -> None:
     )
 
 
+def _unset_variables(config: str, env: dict[str, str]) -> list[str]:
+    text = (ROOT / "collector-config" / config).read_text()
+    found = re.findall(r"\$\{env:([A-Z0-9_]+)(:-[^}]*)?\}", text)
+    return [var for var, default in found if not default and var not in env]
+
+
 def test_every_config_variable_without_default_is_set_by_compose() -> None:
     """The configs may rely only on variables that have a default or that compose sets."""
     env = COMPOSE["x-otelpipe-env"]
     for config in ("otelcol.yaml", "jaeger.yaml"):
-        text = (ROOT / "collector-config" / config).read_text()
-        for var, default in re.findall(r"\$\{env:([A-Z0-9_]+)(:-[^}]*)?\}", text):
-            assert default or var in env, (
-                f"{config}: ${{env:{var}}} has no default and compose sets none"
-            )
+        assert _unset_variables(config, env) == [], f"{config}: compose sets no value for these"
+
+
+def test_the_sampling_overlay_adds_the_tail_sampling_config_and_requires_its_percentage() -> None:
+    overlay = "tail-sampling.yaml"
+    collector = SAMPLING["otel-collector"]
+    assert collector["command"] == [
+        *SERVICES["otel-collector"]["command"],
+        f"--config=/etc/otelcol/{overlay}",
+    ]
+    assert f"./collector-config/{overlay}:/etc/otelcol/{overlay}:ro" in collector["volumes"]
+    percent = collector["environment"]["OTELPIPE_TRACE_SAMPLE_PERCENT"]
+    assert percent.startswith("${OTELPIPE_TRACE_SAMPLE_PERCENT:?"), "compose refuses it unset"
+    env = {**COMPOSE["x-otelpipe-env"], **collector["environment"]}
+    assert _unset_variables(overlay, env) == []
+    assert "OTELPIPE_TRACE_SAMPLE_PERCENT" not in COMPOSE["x-otelpipe-env"]
 
 
 def test_demo_services_run_the_apps_of_the_native_demo_and_find_each_other() -> None:

@@ -17,8 +17,17 @@ from pathlib import Path
 
 from otelpipe.stack.settings import StackSettings
 
-__all__ = ["Binaries", "Component", "components", "http_ok", "redis_pong"]
+__all__ = [
+    "TAIL_SAMPLING_CONFIG",
+    "Binaries",
+    "Component",
+    "components",
+    "http_ok",
+    "redis_pong",
+]
 
+#: The collector config laid over ``otelcol.yaml`` when traces are sampled.
+TAIL_SAMPLING_CONFIG = "tail-sampling.yaml"
 #: Prometheus keeps raw samples this long (the reference's 7-day raw tier, with margin).
 PROMETHEUS_RETENTION = "15d"
 
@@ -136,7 +145,12 @@ def components(settings: StackSettings, binaries: Binaries | None = None) -> lis
         ),
         Component(
             name="collector",
-            argv=(str(bins.collector), "--config", str(cfg / "otelcol.yaml")),
+            argv=(
+                str(bins.collector),
+                "--config",
+                str(cfg / "otelcol.yaml"),
+                *(("--config", str(cfg / TAIL_SAMPLING_CONFIG)) if settings.tail_sampling else ()),
+            ),
             ports=("otlp_grpc", "otlp_http", "collector_health"),
             ready=lambda: http_ok(f"{settings.url('collector_health')}/"),
             urls={

@@ -8,6 +8,7 @@ them straight to the processes it starts (:meth:`StackSettings.process_env`).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,24 @@ class StackConfigError(ValueError):
     """An ``OTELPIPE_*`` variable holds a value the stack cannot use."""
 
 
+_SAMPLE_PERCENT = "OTELPIPE_TRACE_SAMPLE_PERCENT"
+
+
+def _sample_percent_from_env(env: Mapping[str, str]) -> float:
+    raw = env.get(_SAMPLE_PERCENT)
+    if raw is None or raw.strip() == "":
+        return 100.0
+    try:
+        percent = float(raw)
+    except ValueError:
+        percent = math.nan
+    if not 0 <= percent <= 100:  # also refuses nan
+        raise StackConfigError(
+            f"{_SAMPLE_PERCENT}={raw!r} is not a percentage (expected a number from 0 to 100)"
+        )
+    return percent
+
+
 def _port_from_env(env: Mapping[str, str], name: str, default: int) -> int:
     var = f"OTELPIPE_{name.upper()}_PORT"
     raw = env.get(var)
@@ -67,6 +86,10 @@ class StackSettings:
         config_dir: the ``collector-config/`` directory the processes read.
         host: the loopback address every component binds to.
         ports: one entry per name in :data:`PORT_DEFAULTS`.
+        trace_sample_percent: the percentage of ordinary traces Jaeger gets
+            (``$OTELPIPE_TRACE_SAMPLE_PERCENT``, default 100). Below 100 the collector
+            samples at the tail (:attr:`tail_sampling`): every trace with an error or
+            slower than 1 s, and this percentage of the others.
     """
 
     home: Path
@@ -74,6 +97,7 @@ class StackSettings:
     config_dir: Path
     host: str = "127.0.0.1"
     ports: Mapping[str, int] = field(default_factory=lambda: dict(PORT_DEFAULTS))
+    trace_sample_percent: float = 100.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StackSettings:
@@ -108,7 +132,18 @@ class StackSettings:
             cache_dir=cache_dir.expanduser(),
             config_dir=config_dir,
             ports=ports,
+            trace_sample_percent=_sample_percent_from_env(env),
         )
+
+    @property
+    def tail_sampling(self) -> bool:
+        """Whether the collector runs with ``collector-config/tail-sampling.yaml``.
+
+        Only when some traces are to be dropped: holding every trace back to
+        decide on it cost the collector and Jaeger about 110 µs of CPU a span
+        (docs/benchmarks.md), for nothing when every trace is kept anyway.
+        """
+        return self.trace_sample_percent < 100
 
     @property
     def data_dir(self) -> Path:
@@ -140,5 +175,6 @@ class StackSettings:
             OTELPIPE_PROMETHEUS_HOST=self.host,
             OTELPIPE_COLLECTOR_DATA_DIR=str(self.data_dir / "collector"),
             OTELPIPE_JAEGER_DATA_DIR=str(self.data_dir / "jaeger"),
+            OTELPIPE_TRACE_SAMPLE_PERCENT=f"{self.trace_sample_percent:g}",
         )
         return env

@@ -29,7 +29,6 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.S
     # Short flush intervals so data shows up within seconds, not a minute.
     fast = {
         "OTELPIPE_SPANMETRICS_FLUSH_INTERVAL": "2s",
-        "OTELPIPE_TAIL_SAMPLING_DECISION_WAIT": "1s",
     }
     home = tmp_path_factory.mktemp("otelpipe-home")
     try:

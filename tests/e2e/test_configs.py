@@ -9,6 +9,7 @@ import pytest
 
 from otelpipe import stack
 from otelpipe.stack.build import ensure_collector, ensure_jaeger, find_debian_tools
+from otelpipe.stack.components import TAIL_SAMPLING_CONFIG
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +24,17 @@ def _check(argv: list[str]) -> None:
 @pytest.mark.parametrize("config", sorted(CONFIG_DIR.glob("otelcol*.yaml")), ids=lambda p: p.name)
 def test_collector_config_validates(stack_settings: stack.StackSettings, config: Path) -> None:
     _check([str(ensure_collector(stack_settings)), "validate", "--config", str(config)])
+
+
+def test_collector_config_with_tail_sampling_validates(
+    stack_settings: stack.StackSettings,
+) -> None:
+    collector = str(ensure_collector(stack_settings))
+    overlay = CONFIG_DIR / TAIL_SAMPLING_CONFIG
+    argv = [collector, "validate", "--config", str(CONFIG_DIR / "otelcol.yaml")]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OTELPIPE_TRACE_SAMPLE_PERCENT", "10")
+        _check([*argv, "--config", str(overlay)])
 
 
 def test_collector_starts_without_deprecation_warnings(stack_settings: stack.StackSettings) -> None:
