@@ -28,6 +28,7 @@ __all__ = [
     "StackError",
     "build",
     "down",
+    "running_pid",
     "start_component",
     "status",
     "stop_component",
@@ -83,6 +84,30 @@ def _live_pid(settings: StackSettings, component: Component) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return int(record["pid"]) if executable == record.get("exe") else None
+
+
+def running_pid(settings: StackSettings, component: Component) -> int | None:
+    """The pid of ``component`` if ``up`` started it and it still runs; None if it does not.
+
+    Raises:
+        StackError: it runs with another command line than ``settings`` give it now
+            (``OTELPIPE_TRACE_SAMPLE_PERCENT`` moved across 100, another config
+            directory): taking it as it is would ignore the change without a word.
+    """
+    pid = _live_pid(settings, component)
+    if pid is None:
+        return None
+    try:
+        running = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    except OSError:  # it ended just now
+        return None
+    if tuple(arg.decode(errors="replace") for arg in running) != component.argv:
+        raise StackError(
+            f"{component.name}: already running (pid {pid}) with other settings: "
+            f"{' '.join(component.argv)!r} now, it runs {b' '.join(running).decode()!r}; "
+            "run `otelpipe stack down`, then `up` again"
+        )
+    return pid
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -169,7 +194,7 @@ def up(settings: StackSettings, progress: Progress = quiet) -> list[ComponentSta
     ):
         directory.mkdir(parents=True, exist_ok=True)
     for component in build(settings, progress):
-        if _live_pid(settings, component) is not None:
+        if running_pid(settings, component) is not None:
             _wait_ready(settings, component)
             progress(f"{component.name}: already running")
             continue

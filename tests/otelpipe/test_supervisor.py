@@ -9,13 +9,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from otelpipe.stack.components import Component, http_ok
 from otelpipe.stack.settings import StackSettings
-from otelpipe.stack.supervisor import StackError, start_component, stop_component
+from otelpipe.stack.supervisor import StackError, running_pid, start_component, stop_component
 from tests.support import free_port
 
 
@@ -97,3 +98,18 @@ def test_stop_never_signals_a_pid_that_now_belongs_to_another_program(
         stranger.kill()
         stranger.wait()
         os.kill(web_pid, signal.SIGTERM)
+
+
+def test_a_component_running_with_other_settings_is_not_taken_as_it_is(
+    settings: StackSettings,
+) -> None:
+    web = _web_server(settings)
+    pid = start_component(settings, web)
+    try:
+        assert running_pid(settings, web) == pid
+        changed = replace(web, argv=(*web.argv, "--directory", str(settings.home)))
+        with pytest.raises(StackError, match=r"web: already running \(pid \d+\) with other"):
+            running_pid(settings, changed)
+    finally:
+        stop_component(settings, web)
+    assert running_pid(settings, web) is None
