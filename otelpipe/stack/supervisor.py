@@ -90,22 +90,21 @@ def running_pid(settings: StackSettings, component: Component) -> int | None:
     """The pid of ``component`` if ``up`` started it and it still runs; None if it does not.
 
     Raises:
-        StackError: it runs with another command line than ``settings`` give it now
-            (``OTELPIPE_TRACE_SAMPLE_PERCENT`` moved across 100, another config
+        StackError: it was started with another command line than ``settings`` give it
+            now (``OTELPIPE_TRACE_SAMPLE_PERCENT`` moved across 100, another config
             directory): taking it as it is would ignore the change without a word.
     """
     pid = _live_pid(settings, component)
     if pid is None:
         return None
-    try:
-        running = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
-    except OSError:  # it ended just now
-        return None
-    if tuple(arg.decode(errors="replace") for arg in running) != component.argv:
+    # The command line it was started with, from its pid file: /proc/<pid>/cmdline
+    # will not do, Redis rewrites it.
+    started = json.loads(_pid_file(settings, component.name).read_text()).get("argv")
+    if started is not None and tuple(started) != component.argv:
         raise StackError(
-            f"{component.name}: already running (pid {pid}) with other settings: "
-            f"{' '.join(component.argv)!r} now, it runs {b' '.join(running).decode()!r}; "
-            "run `otelpipe stack down`, then `up` again"
+            f"{component.name}: already running (pid {pid}), started as {' '.join(started)!r}; "
+            f"the settings now give {' '.join(component.argv)!r}. "
+            "Run `otelpipe stack down`, then `up` again"
         )
     return pid
 
@@ -148,7 +147,13 @@ def start_component(settings: StackSettings, component: Component) -> int:
             start_new_session=True,
         )
     _pid_file(settings, component.name).write_text(
-        json.dumps({"pid": process.pid, "exe": os.path.realpath(component.argv[0])})
+        json.dumps(
+            {
+                "pid": process.pid,
+                "exe": os.path.realpath(component.argv[0]),
+                "argv": list(component.argv),
+            }
+        )
     )
     _wait_ready(settings, component, process)
     return process.pid

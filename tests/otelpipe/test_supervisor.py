@@ -108,7 +108,7 @@ def test_a_component_running_with_other_settings_is_not_taken_as_it_is(
     try:
         assert running_pid(settings, web) == pid
         changed = replace(web, argv=(*web.argv, "--directory", str(settings.home)))
-        with pytest.raises(StackError, match=r"web: already running \(pid \d+\) with other"):
+        with pytest.raises(StackError, match=r"web: already running \(pid \d+\), started as"):
             running_pid(settings, changed)
     finally:
         stop_component(settings, web)
