@@ -17,6 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from otelpipe.stack.build import resolve_binaries
 from otelpipe.stack.components import Component, components
@@ -76,14 +77,20 @@ def _log_file(settings: StackSettings, name: str) -> Path:
     return settings.logs_dir / f"{name}.log"
 
 
-def _live_pid(settings: StackSettings, component: Component) -> int | None:
-    """The pid from the component's pid file if that process is still ours."""
+def _live_record(settings: StackSettings, component: Component) -> dict[str, Any] | None:
+    """The component's pid file record if that process is still ours."""
     try:
         record = json.loads(_pid_file(settings, component.name).read_text())
         executable = os.readlink(f"/proc/{int(record['pid'])}/exe")
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return int(record["pid"]) if executable == record.get("exe") else None
+    return record if executable == record.get("exe") else None
+
+
+def _live_pid(settings: StackSettings, component: Component) -> int | None:
+    """The pid from the component's pid file if that process is still ours."""
+    record = _live_record(settings, component)
+    return None if record is None else int(record["pid"])
 
 
 def running_pid(settings: StackSettings, component: Component) -> int | None:
@@ -94,12 +101,13 @@ def running_pid(settings: StackSettings, component: Component) -> int | None:
             now (``OTELPIPE_TRACE_SAMPLE_PERCENT`` moved across 100, another config
             directory): taking it as it is would ignore the change without a word.
     """
-    pid = _live_pid(settings, component)
-    if pid is None:
+    record = _live_record(settings, component)
+    if record is None:
         return None
+    pid = int(record["pid"])
     # The command line it was started with, from its pid file: /proc/<pid>/cmdline
     # will not do, Redis rewrites it.
-    started = json.loads(_pid_file(settings, component.name).read_text()).get("argv")
+    started = record.get("argv")
     if started is not None and tuple(started) != component.argv:
         raise StackError(
             f"{component.name}: already running (pid {pid}), started as {' '.join(started)!r}; "

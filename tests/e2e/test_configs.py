@@ -27,14 +27,19 @@ def test_collector_config_validates(stack_settings: stack.StackSettings, config:
 
 
 def test_collector_config_with_tail_sampling_validates(
-    stack_settings: stack.StackSettings,
+    stack_settings: stack.StackSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    collector = str(ensure_collector(stack_settings))
-    overlay = CONFIG_DIR / TAIL_SAMPLING_CONFIG
-    argv = [collector, "validate", "--config", str(CONFIG_DIR / "otelcol.yaml")]
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("OTELPIPE_TRACE_SAMPLE_PERCENT", "10")
-        _check([*argv, "--config", str(overlay)])
+    monkeypatch.setenv("OTELPIPE_TRACE_SAMPLE_PERCENT", "10")  # the overlay has no default
+    _check(
+        [
+            str(ensure_collector(stack_settings)),
+            "validate",
+            "--config",
+            str(CONFIG_DIR / "otelcol.yaml"),
+            "--config",
+            str(CONFIG_DIR / TAIL_SAMPLING_CONFIG),
+        ]
+    )
 
 
 def test_collector_starts_without_deprecation_warnings(stack_settings: stack.StackSettings) -> None:
