@@ -133,7 +133,12 @@ def _degraded(section: dict[str, Any]) -> list[str]:
             f"| {f.get('p99_ratio', '')} | {f['rounds_p99_ms']} "
             f"| {f['answered']}/{f['requests']} |"
         )
-    return [*lines, "", *_goals(section)]
+    noise = (
+        f"- noise floor: the control, a second gateway exporting to the healthy collector, "
+        f"came out at {section['noise_floor_p99_ratio']}× the healthy p99; a degraded ratio "
+        "no further from 1 than that is within what noise alone makes of this run"
+    )
+    return [*lines, "", *_goals(section), noise]
 
 
 def _per_span(section: dict[str, Any]) -> list[str]:

@@ -1,8 +1,9 @@
 """``otelpipe bench``: every measurement in one run on one machine, then the report.
 
 A throw-away stack (own state directory, free ports) serves the run and is
-stopped afterwards. Order: per-request rounds (the three gateways up), then
-the degraded-collector rounds (our gateway beside two exporting nowhere); then,
+stopped afterwards. Order: per-request rounds (the gateways of every variant
+up), then the degraded-collector rounds (four fresh gateways of ours: two
+exporting to the collector, two nowhere); then,
 with no gateway running, pipeline throughput; the memory soak on fresh
 gateways (warmed up under load first); and the in-process per-span and
 processor-memory measurements last.
@@ -99,14 +100,14 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
                 connections=profile.connections,
                 progress=progress,
             )
-            with degraded.broken_gateways(settings, run_id) as broken:
-                out["degraded_collector"] = degraded.measure(
-                    {degraded.BASELINE: gateways["ours"], **broken},
-                    rate=profile.degraded_rate,
-                    rounds=profile.degraded_rounds,
-                    seconds=profile.degraded_seconds,
-                    progress=progress,
-                )
+        with degraded.gateways(settings, run_id) as gateways:
+            out["degraded_collector"] = degraded.measure(
+                gateways,
+                rate=profile.degraded_rate,
+                rounds=profile.degraded_rounds,
+                seconds=profile.degraded_seconds,
+                progress=progress,
+            )
         # Before the soak, with no gateway running: the pipeline steps count what
         # Jaeger stores, and a soak's backlog still draining (or an idle gateway's
         # background job) would count too.

@@ -77,10 +77,12 @@ def test_degraded_collector_latency_stands_beside_the_healthy_one(
 ) -> None:
     section = report[0]["degraded_collector"]
     variants = section["variants"]
-    assert set(variants) == {"healthy", "dead", "black_hole"}
+    assert set(variants) == {"healthy", "healthy_control", "dead", "black_hole"}
     healthy = variants["healthy"]
     assert healthy["requests"] > 0 and healthy["p99_ms"] > 0
-    for variant in ("dead", "black_hole"):
+    # The control's ratio is the run's noise floor, reported beside the goal.
+    assert section["noise_floor_p99_ratio"] == variants["healthy_control"]["p99_ratio"]
+    for variant in ("healthy_control", "dead", "black_hole"):
         figures = variants[variant]
         assert figures["requests"] > 0
         assert figures["baseline_p99_ms"] == healthy["p99_ms"]
