@@ -149,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_const",
         const="quick",
         default="full",
-        help="fewer, shorter rounds and a 15 s soak (under 3 minutes) instead of ~28 minutes",
+        help="fewer, shorter rounds and a 15 s soak (under 3 minutes) instead of ~33 minutes",
     )
     bench.set_defaults(run=_bench)
 
