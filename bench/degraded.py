@@ -47,20 +47,19 @@ def gateways(settings: StackSettings, run_id: str) -> Iterator[dict[str, Service
     and :data:`CONTROL`), one to a dead collector, one to a black hole."""
     with ExitStack() as running:
         hole = running.enter_context(BlackHole())
+        # Nothing can be flushed on exit from a broken collector: no need to wait the
+        # default 5 s for it.
+        broken = {"OTELPIPE_SHUTDOWN_TIMEOUT": "0.5"}
+        environments: dict[str, dict[str, str]] = {
+            BASELINE: {},
+            CONTROL: {},
+            "dead": {"OTEL_EXPORTER_OTLP_ENDPOINT": DEAD_ENDPOINT, **broken},
+            "black_hole": {"OTEL_EXPORTER_OTLP_ENDPOINT": hole.url, **broken},
+        }
         services = {}
-        for variant in (BASELINE, CONTROL):
+        for variant, env in environments.items():
             services[variant] = start_gateway(
-                settings, run_id, "ours", f"ours-{variant.replace('_', '-')}"
-            )
-            running.callback(services[variant].stop)
-        for variant, endpoint in (("dead", DEAD_ENDPOINT), ("black_hole", hole.url)):
-            services[variant] = start_gateway(
-                settings,
-                run_id,
-                "ours",
-                f"ours-{variant.replace('_', '-')}",
-                # Nothing can be flushed on exit: no need to wait the default 5 s for it.
-                {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTELPIPE_SHUTDOWN_TIMEOUT": "0.5"},
+                settings, run_id, "ours", f"ours-{variant.replace('_', '-')}", env
             )
             running.callback(services[variant].stop)
         yield services

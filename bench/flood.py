@@ -8,10 +8,10 @@ machine (span objects, then encoding, on one interpreter), so it cannot
 overload a collector by itself. This tool skips both: each thread encodes one
 ``ExportTraceServiceRequest`` (512 spans in traces of 16) once, and before
 every send writes fresh random trace ids into it, so the collector sees new
-traces each time (Jaeger, and tail sampling when on, keep them apart). Sends go straight over
-gRPC, paced to ``--rate`` spans/s over all threads. Prints one JSON object:
-spans offered, accepted, refused by the collector (by gRPC status), and the
-rate reached.
+traces each time (Jaeger, and tail sampling when on, keep them apart). Sends
+go straight over gRPC, paced to ``--rate`` spans/s over all threads. Prints
+one JSON object: spans offered, accepted, refused by the collector (by gRPC
+status), and the rate reached.
 """
 
 from __future__ import annotations
