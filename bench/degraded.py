@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from bench.load import OpenLoad, open_loop
-from bench.per_request import start_gateway
+from bench.per_request import start_gateways
 from otelpipe.demo import ServiceProcess
 from otelpipe.stack import StackSettings
 from otelpipe.stack.ephemeral import BlackHole
@@ -45,24 +45,19 @@ P99_GOAL = 1.10
 def gateways(settings: StackSettings, run_id: str) -> Iterator[dict[str, ServiceProcess]]:
     """Gateways with our setup: two exporting to the run's collector (:data:`BASELINE`
     and :data:`CONTROL`), one to a dead collector, one to a black hole."""
-    with ExitStack() as running:
-        hole = running.enter_context(BlackHole())
+    with BlackHole() as hole:
         # Nothing can be flushed on exit from a broken collector: no need to wait the
         # default 5 s for it.
         broken = {"OTELPIPE_SHUTDOWN_TIMEOUT": "0.5"}
-        environments: dict[str, dict[str, str]] = {
+        environments: dict[str, Mapping[str, str]] = {
             BASELINE: {},
             CONTROL: {},
             "dead": {"OTEL_EXPORTER_OTLP_ENDPOINT": DEAD_ENDPOINT, **broken},
             "black_hole": {"OTEL_EXPORTER_OTLP_ENDPOINT": hole.url, **broken},
         }
-        services = {}
-        for variant, env in environments.items():
-            services[variant] = start_gateway(
-                settings, run_id, "ours", f"ours-{variant.replace('_', '-')}", env
-            )
-            running.callback(services[variant].stop)
-        yield services
+        variants = {variant: ("ours", env) for variant, env in environments.items()}
+        with start_gateways(settings, run_id, variants) as services:
+            yield services
 
 
 def _figures(loads: list[OpenLoad], baseline: dict[str, float] | None) -> dict[str, Any]:

@@ -13,15 +13,19 @@ service and wrk: what a variant's telemetry costs the backends, and so takes
 from the service on this machine (a round also carries what the backends had
 still to do of the round before, which the rotating order spreads over all
 variants).
-The :data:`ABLATIONS` (our gateway with one part switched off) run in the same
-rounds on the trivial route: what that part costs of ours' overhead.
+The :data:`ABLATIONS` (our gateway with one part left out) run in the same
+rounds on the trivial route: what that part costs of ours' overhead. One more,
+:func:`to_sink`, exports everything to an endpoint that only receives
+(:mod:`bench.sink`): what the backends' work on ours' telemetry costs it on
+this machine, and so what its own export path costs.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,22 +35,51 @@ from bench.load import LoadResult, Route, run_wrk
 from bench.proc import cpu_seconds, thread_cpu_seconds
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.stack import StackSettings
-from otelpipe.stack.ephemeral import free_port
+from otelpipe.stack.ephemeral import free_port, free_ports
 from otelpipe.stack.progress import Progress
 
-__all__ = ["ABLATIONS", "ROUTES", "gateways", "measure", "start_gateway"]
+__all__ = [
+    "ABLATIONS",
+    "ROUTES",
+    "Ablation",
+    "gateways",
+    "measure",
+    "start_gateway",
+    "start_gateways",
+    "to_sink",
+]
 
 BASELINE = "bare"
 ROUTES = {
     "trivial": Route("/health"),
     "realistic": Route("/items/{random id}", Path(__file__).with_name("random_items.lua")),
 }
-#: Variants of ``ours`` (their environment) measured on the trivial route only.
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """A variant of ``ours``, measured on the trivial route only."""
+
+    #: What its gateway's environment sets.
+    env: Mapping[str, str]
+    #: What it leaves out of ours, in the report's words.
+    leaves_out: str
+
+
 #: Without span export: every span still made, graded and dropped at the end.
-ABLATIONS: Mapping[str, Mapping[str, str]] = {
-    "ours_no_span_export": {"OTEL_TRACES_EXPORTER": "none"},
+ABLATIONS: Mapping[str, Ablation] = {
+    "ours_no_span_export": Ablation({"OTEL_TRACES_EXPORTER": "none"}, "its span export"),
 }
 _ABLATION_ROUTE = "trivial"
+
+
+def to_sink(url: str) -> dict[str, Ablation]:
+    """Ours exporting spans, metrics and logs to the OTLP sink at ``url`` (:mod:`bench.sink`)."""
+    return {
+        "ours_to_sink": Ablation(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": url}, "the backends' work on its telemetry"
+        )
+    }
 
 
 def start_gateway(
@@ -55,14 +88,16 @@ def start_gateway(
     mode: str,
     name: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> ServiceProcess:
-    """The demo gateway in bench ``mode`` as service ``bench-<name>`` (``name``: the mode)."""
+    """The demo gateway in bench ``mode`` as service ``bench-<name>`` (``name``: the mode),
+    on ``port`` (default: a free one)."""
     name = name or mode
     return start_service(
         settings,
         app=GATEWAY_APP,
         service=f"bench-{name}",
-        port=free_port(),
+        port=port or free_port(),
         extra_env={
             "OTELPIPE_BENCH_MODE": mode,
             # /health is the trivial route: traced like any other here.
@@ -75,24 +110,46 @@ def start_gateway(
 
 
 @contextmanager
+def start_gateways(
+    settings: StackSettings, run_id: str, variants: Mapping[str, tuple[str, Mapping[str, str]]]
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The gateway of each variant (its name: its mode and environment), started at once
+    (each spends seconds importing) and stopped at once on exit, in the variants' order.
+
+    Raises:
+        StackError: a gateway did not start; those that did are stopped.
+    """
+    names = list(variants)
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
+
+    def start(name: str) -> ServiceProcess:
+        mode, env = variants[name]
+        return start_gateway(settings, run_id, mode, name.replace("_", "-"), env, ports[name])
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        starting = {name: pool.submit(start, name) for name in names}
+        wait(starting.values())
+        services = {n: s.result() for n, s in starting.items() if s.exception() is None}
+        errors = [s.exception() for s in starting.values() if s.exception() is not None]
+        try:
+            if errors:
+                raise errors[0]  # type: ignore[misc]
+            yield services
+        finally:
+            list(pool.map(ServiceProcess.stop, services.values()))
+
+
 def gateways(
     settings: StackSettings,
     run_id: str,
     modes: Sequence[str] = MODES,
-    ablations: Mapping[str, Mapping[str, str]] | None = None,
-) -> Iterator[dict[str, ServiceProcess]]:
+    ablations: Mapping[str, Ablation] | None = None,
+) -> AbstractContextManager[dict[str, ServiceProcess]]:
     """The demo gateway once per mode (default: ``bare``, ``stock``, ``ours``) and
     once per ablation (``ours`` with its environment), stopped on exit."""
-    with ExitStack() as running:
-        services = {}
-        variants = {mode: (mode, {}) for mode in modes}
-        variants.update({name: ("ours", env) for name, env in (ablations or {}).items()})
-        for name, (mode, env) in variants.items():
-            services[name] = start_gateway(
-                settings, run_id, mode, name=name.replace("_", "-"), extra_env=env
-            )
-            running.callback(services[name].stop)
-        yield services
+    variants: dict[str, tuple[str, Mapping[str, str]]] = {mode: (mode, {}) for mode in modes}
+    variants.update({name: ("ours", a.env) for name, a in (ablations or {}).items()})
+    return start_gateways(settings, run_id, variants)
 
 
 @dataclass(frozen=True)
@@ -184,6 +241,7 @@ def _route_report(samples: Mapping[str, list[_Round]]) -> dict[str, Any]:
 def measure(
     services: Mapping[str, ServiceProcess],
     *,
+    ablations: Mapping[str, Ablation],
     backends: Sequence[int],
     rounds: int,
     seconds: float,
@@ -191,8 +249,9 @@ def measure(
     progress: Progress,
 ) -> dict[str, Any]:
     """Throughput of every mode on every route in :data:`ROUTES` (of an ablation, on
-    the trivial route), alternating rounds; ``backends``: the pids of the collector
-    and Jaeger, whose CPU time is read with each round."""
+    the trivial route), alternating rounds; ``ablations``: those the services include;
+    ``backends``: the pids of the collector and Jaeger (and the sink), whose CPU time
+    is read with each round."""
     samples: dict[str, dict[str, list[_Round]]] = {
         route: {mode: [] for mode in services if _measured_on(mode, route)} for route in ROUTES
     }
@@ -217,7 +276,8 @@ def measure(
     for variant, ablation in reports[_ABLATION_ROUTE].items():
         if variant in MODES:
             continue
-        # What the part switched off costs: ours' µs added, less the ablation's.
+        # What the part left out costs: ours' µs added, less the ablation's.
+        ablation["leaves_out"] = ablations[variant].leaves_out
         ablation["ours_us_added_per_request"] = ours["us_added_per_request"]
         ablation["us_saved_per_request"] = round(
             ours["us_added_per_request"] - ablation["us_added_per_request"], 1

@@ -2,11 +2,11 @@
 
 A throw-away stack (own state directory, free ports) serves the run and is
 stopped afterwards. Order: per-request rounds (the gateways of every variant
-up), then the degraded-collector rounds (four fresh gateways of ours: two
-exporting to the collector, two nowhere); then,
-with no gateway running, pipeline throughput; the memory soak on fresh
-gateways (warmed up under load first); and the in-process per-span and
-processor-memory measurements last.
+up, and the OTLP sink one of them exports to), then the degraded-collector
+rounds (four fresh gateways of ours: two exporting to the collector, two
+nowhere); then, with no gateway running, pipeline throughput; the memory soak
+on fresh gateways (warmed up under load first); and the in-process per-span
+and processor-memory measurements last.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import degraded, memory, per_request, per_span, pipeline, report
+from bench.sink import otlp_sink
 from otelpipe.stack import StackSettings, status
 from otelpipe.stack.ephemeral import ephemeral_stack
 from otelpipe.stack.progress import Progress
@@ -54,12 +55,12 @@ class Profile:
 
 
 PROFILES = {
-    # About 3 minutes on a 2-core machine.
+    # Under 3 minutes on a 2-core machine: the goal rate alone in the pipeline step.
     "quick": Profile(
-        "quick", rounds=3, seconds_per_round=3, connections=16,
-        soak_seconds=15, soak_samples=5, span_rounds=5, spans_per_round=10_000,
-        pipeline_rates=(2000, 4000), pipeline_seconds=4, memory_spans=100_000,
-        degraded_rate=100, degraded_rounds=2, degraded_seconds=3,
+        "quick", rounds=3, seconds_per_round=2, connections=16,
+        soak_seconds=10, soak_samples=5, span_rounds=3, spans_per_round=10_000,
+        pipeline_rates=(2000,), pipeline_seconds=4, memory_spans=100_000,
+        degraded_rate=100, degraded_rounds=2, degraded_seconds=2,
     ),
     "full": Profile(
         "full", rounds=7, seconds_per_round=10, connections=16,
@@ -91,15 +92,18 @@ def run(profile: Profile, progress: Progress, results: Path = report.RESULTS) ->
         ephemeral_stack(Path(home), progress, _STACK_ENV) as settings,
     ):
         run_id = uuid.uuid4().hex[:12]
-        with per_request.gateways(settings, run_id, ablations=per_request.ABLATIONS) as gateways:
-            out["per_request"] = per_request.measure(
-                gateways,
-                backends=_backend_pids(settings),
-                rounds=profile.rounds,
-                seconds=profile.seconds_per_round,
-                connections=profile.connections,
-                progress=progress,
-            )
+        with otlp_sink(settings) as sink:
+            ablations = {**per_request.ABLATIONS, **per_request.to_sink(sink.url)}
+            with per_request.gateways(settings, run_id, ablations=ablations) as gateways:
+                out["per_request"] = per_request.measure(
+                    gateways,
+                    ablations=ablations,
+                    backends=[*_backend_pids(settings), sink.pid],
+                    rounds=profile.rounds,
+                    seconds=profile.seconds_per_round,
+                    connections=profile.connections,
+                    progress=progress,
+                )
         with degraded.gateways(settings, run_id) as gateways:
             out["degraded_collector"] = degraded.measure(
                 gateways,

@@ -45,13 +45,16 @@ def test_report_has_every_section_and_is_written(report: tuple[dict, Path]) -> N
 def test_per_request_figures_stand_beside_the_bare_baseline(report: tuple[dict, Path]) -> None:
     routes = report[0]["per_request"]["routes"]
     assert set(routes) == {"trivial", "realistic"}
-    # Ours with its span export switched off runs on the trivial route only.
-    assert set(routes["trivial"]["modes"]) == {"bare", "stock", "ours", "ours_no_span_export"}
+    # Ours without span export, and ours exporting to the sink, run on the trivial route only.
+    ablations = {"ours_no_span_export", "ours_to_sink"}
+    assert set(routes["trivial"]["modes"]) == {"bare", "stock", "ours", *ablations}
     assert set(routes["realistic"]["modes"]) == {"bare", "stock", "ours"}
-    ablation = routes["trivial"]["modes"]["ours_no_span_export"]
-    assert ablation["us_saved_per_request"] == round(
-        ablation["ours_us_added_per_request"] - ablation["us_added_per_request"], 1
-    )
+    for name in ablations:
+        ablation = routes["trivial"]["modes"][name]
+        assert ablation["leaves_out"]
+        assert ablation["us_saved_per_request"] == round(
+            ablation["ours_us_added_per_request"] - ablation["us_added_per_request"], 1
+        )
     for route in routes.values():
         for figures in route["modes"].values():
             assert figures["requests_per_s"] > 0
