@@ -5,7 +5,7 @@ they export: the run's collector (healthy, the baseline), the run's collector
 again (the control), a port nobody listens on (dead: the connection is
 refused) and a black hole (the connection is accepted, never answered, so
 every export waits for its timeout). Each gets the same fixed request rate on
-the realistic route, in alternating rounds whose order rotates, so the noise of
+the realistic route, in alternating rounds whose order changes, so the noise of
 the machine falls on all of them alike; latency counts from each request's
 scheduled start. The goal: p99 within 10 % of the healthy one's.
 
@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.load import OpenLoad, open_loop
 from bench.per_request import start_gateways
+from bench.rounds import round_order
 from otelpipe.demo import ServiceProcess
 from otelpipe.stack import StackSettings
 from otelpipe.stack.ephemeral import BlackHole
@@ -96,8 +97,7 @@ def measure(
     variants = list(services)
     loads: dict[str, list[OpenLoad]] = {variant: [] for variant in variants}
     for round_no in range(rounds):
-        shift = round_no % len(variants)
-        for variant in variants[shift:] + variants[:shift]:
+        for variant in round_order(variants, round_no):
             load = open_loop(services[variant].url, rate, seconds, PATH)
             loads[variant].append(load)
             progress(

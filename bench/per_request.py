@@ -2,7 +2,7 @@
 
 Each variant runs in its own uvicorn process (one worker) against the real
 collector; wrk loads it from another process. Variants alternate within every
-round (their order rotating), so slow phases of this noisy machine hit all of
+round (their order changing, :mod:`bench.rounds`), so slow phases of this noisy machine hit all of
 them alike; the median round counts and the spread is reported. At saturation
 a single-worker service spends ``1/throughput`` per request, so the cost a
 variant adds is ``1e6/rps - 1e6/rps_bare`` µs. Where it goes is read from
@@ -11,7 +11,7 @@ all the others (export, the processors' workers, the thread pool), per request,
 and that of the collector and Jaeger, which share the machine's cores with the
 service and wrk: what a variant's telemetry costs the backends, and so takes
 from the service on this machine (a round also carries what the backends had
-still to do of the round before, which the rotating order spreads over all
+still to do of the round before, which the changing order spreads over all
 variants).
 The :data:`ABLATIONS` (our gateway with one part left out) run in the same
 rounds on the trivial route: what that part costs of ours' overhead. One more,
@@ -33,9 +33,10 @@ from typing import Any
 from apps.gateway.instrumentation import MODES
 from bench.load import LoadResult, Route, run_wrk
 from bench.proc import cpu_seconds, thread_cpu_seconds
+from bench.rounds import round_order
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.stack import StackSettings
-from otelpipe.stack.ephemeral import free_port, free_ports
+from otelpipe.stack.ephemeral import free_ports
 from otelpipe.stack.progress import Progress
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "Ablation",
     "gateways",
     "measure",
-    "start_gateway",
     "start_gateways",
     "to_sink",
 ]
@@ -82,29 +82,27 @@ def to_sink(url: str) -> dict[str, Ablation]:
     }
 
 
-def start_gateway(
+def _start_gateway(
     settings: StackSettings,
     run_id: str,
     mode: str,
-    name: str | None = None,
-    extra_env: Mapping[str, str] | None = None,
-    port: int | None = None,
+    name: str,
+    extra_env: Mapping[str, str],
+    port: int,
 ) -> ServiceProcess:
-    """The demo gateway in bench ``mode`` as service ``bench-<name>`` (``name``: the mode),
-    on ``port`` (default: a free one)."""
-    name = name or mode
+    """The demo gateway in bench ``mode`` as service ``bench-<name>`` on ``port``."""
     return start_service(
         settings,
         app=GATEWAY_APP,
         service=f"bench-{name}",
-        port=port or free_port(),
+        port=port,
         extra_env={
             "OTELPIPE_BENCH_MODE": mode,
             # /health is the trivial route: traced like any other here.
             "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS": "/metrics",
             "OTELPIPE_SLOW_QUERY_LOG": str(settings.logs_dir / f"bench-{name}-slow.jsonl"),
             "OTEL_RESOURCE_ATTRIBUTES": f"otelpipe.run_id={run_id}",
-            **(extra_env or {}),
+            **extra_env,
         },
     )
 
@@ -124,7 +122,7 @@ def start_gateways(
 
     def start(name: str) -> ServiceProcess:
         mode, env = variants[name]
-        return start_gateway(settings, run_id, mode, name.replace("_", "-"), env, ports[name])
+        return _start_gateway(settings, run_id, mode, name.replace("_", "-"), env, ports[name])
 
     with ThreadPoolExecutor(len(names)) as pool:
         starting = {name: pool.submit(start, name) for name in names}
@@ -262,9 +260,8 @@ def measure(
     modes = list(services)
     width = max(map(len, modes))
     for round_no in range(rounds):
-        order = modes[round_no % len(modes) :] + modes[: round_no % len(modes)]
         for name, route in ROUTES.items():
-            for mode in (m for m in order if _measured_on(m, name)):
+            for mode in (m for m in round_order(modes, round_no) if _measured_on(m, name)):
                 measured = _loaded_round(services[mode], route, seconds, connections, backends)
                 samples[name][mode].append(measured)
                 progress(
