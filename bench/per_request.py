@@ -2,8 +2,9 @@
 
 Each variant runs in its own uvicorn process (one worker) against the real
 collector; wrk loads it from another process. Variants alternate within every
-round (their order changing, :mod:`bench.rounds`), so slow phases of this noisy machine hit all of
-them alike; the median round counts and the spread is reported. At saturation
+round (their order changing, :mod:`bench.rounds`), so slow phases of this noisy
+machine hit all of them alike; the median round counts and the spread is
+reported. At saturation
 a single-worker service spends ``1/throughput`` per request, so the cost a
 variant adds is ``1e6/rps - 1e6/rps_bare`` µs. Where it goes is read from
 ``/proc``: each round, the CPU time of the thread serving the requests and of

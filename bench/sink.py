@@ -59,16 +59,17 @@ class Sink:
 
 @contextmanager
 def otlp_sink(settings: StackSettings, ready_timeout_s: float = 30.0) -> Iterator[Sink]:
-    """Run the sink on free ports (config and log under ``<home>/run``) until the block ends.
+    """Run the sink on free ports (its config in the stack's run directory, its log beside
+    the components' logs) until the block ends.
 
     Raises:
         RuntimeError: it exited or did not answer its health check in time (the
             message names its log).
     """
     otlp_port, health_port = free_ports(2)
-    run_dir = settings.home / "run"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config, log = run_dir / "otlp-sink.yaml", run_dir / "otlp-sink.log"
+    for directory in (settings.run_dir, settings.logs_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    config, log = settings.run_dir / "otlp-sink.yaml", settings.logs_dir / "otlp-sink.log"
     host = settings.host
     config.write_text(_CONFIG.format(host=host, otlp_port=otlp_port, health_port=health_port))
     with log.open("ab") as out:
