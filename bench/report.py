@@ -8,6 +8,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from bench import degraded
+
 __all__ = ["RESULTS", "machine", "markdown", "write"]
 
 RESULTS = Path(__file__).with_name("results")
@@ -139,7 +141,20 @@ def _degraded(section: dict[str, Any]) -> list[str]:
         f"came out at {section['noise_floor_p99_ratio']}× the healthy p99; a degraded ratio "
         "no further from 1 than that is within what noise alone makes of this run"
     )
-    return [*lines, "", *_goals(section), noise]
+    lost = "; ".join(
+        f"{variant} {f['requests'] - f['answered']} of {f['requests']}"
+        for variant, f in section["variants"].items()
+        if variant in (degraded.BASELINE, degraded.CONTROL) and f["answered"] != f["requests"]
+    )
+    machine = (
+        f"- unanswered by the healthy gateways too ({lost}): those requests were lost to "
+        "the machine, not to a collector; the load tool fell at most "
+        f"{max(f['load_max_start_lag_ms'] for f in section['variants'].values())} ms behind "
+        "its schedule"
+        if lost
+        else "- the healthy gateways answered every request"
+    )
+    return [*lines, "", *_goals(section), noise, machine]
 
 
 def _per_span(section: dict[str, Any]) -> list[str]:
