@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,10 @@ class Library:
         enabled: whether the settings switch it on.
         unless: skip it when this module is importable (an instrumentation
             that already covers the same calls: one query, one span).
+        replaces: ``"module:Class"`` of the contrib instrumentor ours stands in
+            for: when something (``opentelemetry-instrument``, the service's own
+            code) has instrumented the library with that one already, ours stays
+            out and says so, rather than trace every call twice.
     """
 
     requires: str
@@ -48,10 +53,23 @@ class Library:
     constructor: dict[str, Any] | None = None
     enabled: Callable[[Settings], bool] = lambda _settings: True
     unless: str | None = None
+    replaces: str | None = None
 
     def load(self) -> Any:
-        module, _, name = self.instrumentor.partition(":")
-        return getattr(importlib.import_module(module), name)(**(self.constructor or {}))
+        return _instrumentor(self.instrumentor, **(self.constructor or {}))
+
+    def replaced(self) -> bool:
+        """Whether the contrib instrumentor ours replaces is instrumenting the library
+        (not imported: it cannot be)."""
+        if self.replaces is None or self.replaces.partition(":")[0] not in sys.modules:
+            return False
+        return bool(_instrumentor(self.replaces).is_instrumented_by_opentelemetry)
+
+
+def _instrumentor(spec: str, **options: Any) -> Any:
+    """The instrumentor named ``"module:Class"`` (each class holds one instance)."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)(**options)
 
 
 def _traces(_settings: Settings, providers: Providers) -> dict[str, Any]:
@@ -70,11 +88,13 @@ LIBRARIES: tuple[Library, ...] = (
         "redis",
         "otel_setup.instrument.redis:RedisInstrumentor",
         lambda s, p: {**_traces(s, p), "cache_tier": s.redis_cache_tier},
+        replaces="opentelemetry.instrumentation.redis:RedisInstrumentor",
     ),
     Library(
         "sqlalchemy",
         "otel_setup.instrument.sqlalchemy:SQLAlchemyInstrumentor",
         _traces_and_metrics,
+        replaces="opentelemetry.instrumentation.sqlalchemy:SQLAlchemyInstrumentor",
     ),
     # SQLAlchemy's sqlite dialect calls sqlite3 underneath: trace one layer, not both.
     Library(
@@ -123,6 +143,13 @@ def instrument_libraries(settings: Settings, providers: Providers) -> list[str]:
         if not (library.enabled(settings) and _available(library)):
             continue
         try:
+            if library.replaced():
+                _log.warning(
+                    "%s is instrumented by %s already; leaving its calls to that one",
+                    library.requires,
+                    library.replaces,
+                )
+                continue
             instrumentor = library.load()
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(**library.options(settings, providers))

@@ -214,3 +214,20 @@ def test_clients_make_no_spans_once_telemetry_shut_down(instrument, redis_port) 
     client.get("x")
     redis.Redis(port=redis_port).get("x")
     assert len(_redis_spans(spans)) == 1
+
+
+def test_redis_instrumented_by_contrib_already_is_left_to_it(
+    instrument, redis_port, caplog
+) -> None:
+    from opentelemetry.instrumentation.redis import RedisInstrumentor as ContribInstrumentor
+
+    contrib = ContribInstrumentor()
+    contrib.instrument()  # as opentelemetry-instrument would, before the service's setup
+    try:
+        _, spans = instrument()
+        redis.Redis(port=redis_port).get("x")
+    finally:
+        contrib.uninstrument()
+    assert "redis is instrumented by opentelemetry.instrumentation.redis" in caplog.text
+    # Contrib's span went to the global provider; ours would have reached this one.
+    assert _redis_spans(spans) == []
