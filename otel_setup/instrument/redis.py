@@ -36,7 +36,6 @@ processors, where this costs 25 to 39 (docs/benchmarks.md, tenth round).
 
 from __future__ import annotations
 
-import importlib
 import weakref
 from collections.abc import Callable, Collection
 from typing import Any
@@ -105,14 +104,13 @@ def _queued(pipeline: Any) -> list[tuple[Any, ...]]:
     """The argument tuples of a pipeline's queued commands: redis-py 6+ cluster
     pipelines queue them on their execution strategy, the others on themselves."""
     strategy = getattr(pipeline, "_execution_strategy", None)
-    if strategy is not None:
-        queue = getattr(strategy, "command_queue", None)
-        if queue is None:
-            queue = getattr(strategy, "_command_queue", ())
+    holder = pipeline if strategy is None else strategy
+    for name in ("command_queue", "_command_queue", "command_stack", "_command_stack"):
+        queue = getattr(holder, name, None)
+        if queue is not None:
+            break
     else:
-        queue = getattr(pipeline, "command_stack", None)
-        if queue is None:
-            queue = getattr(pipeline, "_command_stack", ())
+        queue = ()
     return [command.args if hasattr(command, "args") else command[0] for command in queue]
 
 
@@ -277,4 +275,4 @@ class RedisInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _uninstrument(self, **_kwargs: Any) -> None:
         for module, method in (*_COMMANDS, *_PIPELINES):
             cls, name = method.split(".")
-            unwrap(getattr(importlib.import_module(module), cls), name)
+            unwrap(f"{module}.{cls}", name)
