@@ -33,6 +33,13 @@ def two_workers(
         server=request.param,
         service=f"workers-e2e-{uuid.uuid4().hex[:8]}",
     )
+    # start_service returns when the first worker answers; until the second has
+    # started too, the first accepts every connection.
+    eventually(
+        lambda: service.log.read_text().count("Application startup complete") >= 2,
+        timeout_s=30,
+        what="both workers started",
+    )
     yield service
     service.stop()
 
