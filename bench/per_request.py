@@ -33,7 +33,7 @@ from typing import Any
 
 from apps.gateway.instrumentation import MODES
 from bench.load import LoadResult, Route, run_wrk
-from bench.proc import cpu_seconds, thread_cpu_seconds
+from bench.proc import cpu_seconds, preemptions, thread_cpu_seconds
 from bench.rounds import round_order
 from otelpipe.demo import GATEWAY_APP, ServiceProcess, start_service
 from otelpipe.stack import StackSettings
@@ -163,6 +163,8 @@ class _Round:
     other_threads_us: float
     #: CPU µs per request of the backends (collector and Jaeger) during the round.
     backends_us: float
+    #: Times per 1,000 requests the kernel took the core from the request thread.
+    request_thread_preempted: float
 
 
 def _measured_on(variant: str, route: str) -> bool:
@@ -183,13 +185,16 @@ def _loaded_round(
     Throughput says what a variant costs in all; the split says where: on the
     thread that serves requests, on the threads working beside it (which
     compete with it for the interpreter lock, so they cost throughput too), or
-    in the backends (which compete with it for the cores).
+    in the backends (which compete with it for the cores: how often they, or
+    anything else, took the core from the request thread is counted too).
     """
     pid = service.process.pid
     before, backends_before = thread_cpu_seconds(pid), sum(map(cpu_seconds, backends))
+    preempted_before = preemptions(pid)
     load = run_wrk(service.url, route, seconds, connections)
     spent = {tid: cpu - before.get(tid, 0.0) for tid, cpu in thread_cpu_seconds(pid).items()}
     backends_spent = sum(map(cpu_seconds, backends)) - backends_before
+    preempted = preemptions(pid) - preempted_before
     per_request = 1e6 / max(load.requests, 1)
     request_thread = spent.pop(pid, 0.0)
     return _Round(
@@ -197,6 +202,7 @@ def _loaded_round(
         round(request_thread * per_request, 1),
         round(sum(spent.values()) * per_request, 1),
         round(backends_spent * per_request, 1),
+        round(preempted * per_request / 1000, 1),
     )
 
 
@@ -215,6 +221,9 @@ def _figures(rounds: list[_Round]) -> dict[str, Any]:
             "other_threads": statistics.median(r.other_threads_us for r in rounds),
             "backends": statistics.median(r.backends_us for r in rounds),
         },
+        "request_thread_preempted_per_1000_requests": statistics.median(
+            r.request_thread_preempted for r in rounds
+        ),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["cpu_seconds", "rss_mb", "thread_cpu_seconds"]
+__all__ = ["cpu_seconds", "preemptions", "rss_mb", "thread_cpu_seconds"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -33,6 +33,21 @@ def thread_cpu_seconds(pid: int) -> dict[int, float]:
         except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
             continue
     return seconds
+
+
+def preemptions(pid: int, tid: int | None = None) -> int:
+    """How often the kernel has taken the core from thread ``tid`` of ``pid`` (the main
+    thread by default) while it could still run (``nonvoluntary_ctxt_switches``).
+
+    A thread preempted while it holds the interpreter lock stops every thread of
+    its process: none of them can run Python until it is back on a core.
+    """
+    path = f"/proc/{pid}/task/{tid or pid}/status"
+    with open(path) as status:
+        for line in status:
+            if line.startswith("nonvoluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{path} has no nonvoluntary_ctxt_switches line")
 
 
 def _stat_cpu_seconds(path: str) -> float:

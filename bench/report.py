@@ -98,11 +98,13 @@ def _cpu_split(section: dict[str, Any]) -> list[str]:
         "throughput too, taking turns with the request thread on the interpreter lock. "
         "Backends: the collector's and Jaeger's CPU during the round, per request (and the "
         "OTLP sink's, which only receives, for ours to sink); on this machine they share "
-        "the cores with the service and wrk.",
+        "the cores with the service and wrk. Preempted: times per 1,000 requests the kernel "
+        "took the core from the request thread while it could run (its nonvoluntary context "
+        "switches); preempted while holding the interpreter lock, it stops the whole service.",
         "",
         "| route | variant | request thread µs | added | other threads µs | added "
-        "| backends µs | added |",
-        "|---|---|---|---|---|---|---|---|",
+        "| backends µs | added | request thread preempted /1,000 requests |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, route in section["routes"].items():
         bare = route["modes"]["bare"]["cpu_us_per_request"]
@@ -112,7 +114,8 @@ def _cpu_split(section: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {name} | {mode} | {cpu['request_thread']} | {added['request_thread']} "
                 f"| {cpu['other_threads']} | {added['other_threads']} "
-                f"| {cpu['backends']} | {added['backends']} |"
+                f"| {cpu['backends']} | {added['backends']} "
+                f"| {f['request_thread_preempted_per_1000_requests']} |"
             )
     return lines
 

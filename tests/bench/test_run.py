@@ -38,7 +38,7 @@ def test_report_has_every_section_and_is_written(report: tuple[dict, Path]) -> N
     )
     for heading in headings:
         assert heading in markdown
-    assert "| backends µs | added |" in markdown
+    assert "| backends µs | added | request thread preempted /1,000 requests |" in markdown
     assert figures["machine"]["cores"] >= 1
 
 
@@ -71,6 +71,7 @@ def test_per_request_figures_stand_beside_the_bare_baseline(report: tuple[dict, 
             # The backends' CPU is read with every round (their batches may land
             # in a later round than the spans', so no variant is sure to show any).
             assert cpu["backends"] >= 0, f"{mode}: no CPU read for the backends"
+            assert figures["request_thread_preempted_per_1000_requests"] >= 0
         # Only instrumented variants export from threads of their own.
         assert route["modes"]["ours"]["cpu_us_per_request"]["other_threads"] > 0
 
