@@ -33,11 +33,13 @@ from otelpipe.stack import StackSettings
 from otelpipe.stack.ephemeral import BlackHole
 from otelpipe.stack.progress import Progress
 
-__all__ = ["BASELINE", "CONTROL", "gateways", "goals", "measure"]
+__all__ = ["BASELINE", "CONTROL", "gateways", "goals", "measure", "unanswered_by_healthy"]
 
 BASELINE = "healthy"
 #: A second healthy gateway, measured like the degraded ones: the run's noise floor.
 CONTROL = "healthy_control"
+#: The variants there to measure the run, not to be judged.
+_HEALTHY = (BASELINE, CONTROL)
 PATH = "/items/{id}"
 #: A collector nobody runs: the port is refused at once.
 DEAD_ENDPOINT = "http://127.0.0.1:9"
@@ -130,8 +132,18 @@ def measure(
 def goals(variants: Mapping[str, Mapping[str, Any]]) -> dict[str, bool]:
     """The section's goals, asked of the degraded variants only (every variant but
     :data:`BASELINE` and :data:`CONTROL`, which are there to measure the run)."""
-    degraded = [f for variant, f in variants.items() if variant not in (BASELINE, CONTROL)]
+    degraded = [f for variant, f in variants.items() if variant not in _HEALTHY]
     return {
         "p99_within_10pct_of_healthy": all(f["p99_ratio"] <= P99_GOAL for f in degraded),
         "every_request_answered": all(f["answered"] == f["requests"] for f in degraded),
+    }
+
+
+def unanswered_by_healthy(variants: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Requests :data:`BASELINE` and :data:`CONTROL` left unanswered, by variant (those
+    that lost any): lost to the machine, since their collector was healthy."""
+    return {
+        variant: f["requests"] - f["answered"]
+        for variant, f in variants.items()
+        if variant in _HEALTHY and f["answered"] != f["requests"]
     }

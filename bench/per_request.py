@@ -202,7 +202,7 @@ def _loaded_round(
         round(request_thread * per_request, 1),
         round(sum(spent.values()) * per_request, 1),
         round(backends_spent * per_request, 1),
-        round(preempted * per_request / 1000, 1),
+        round(preempted * 1000 / max(load.requests, 1), 1),
     )
 
 

@@ -144,15 +144,15 @@ def _degraded(section: dict[str, Any]) -> list[str]:
         f"came out at {section['noise_floor_p99_ratio']}× the healthy p99; a degraded ratio "
         "no further from 1 than that is within what noise alone makes of this run"
     )
+    variants = section["variants"]
     lost = "; ".join(
-        f"{variant} {f['requests'] - f['answered']} of {f['requests']}"
-        for variant, f in section["variants"].items()
-        if variant in (degraded.BASELINE, degraded.CONTROL) and f["answered"] != f["requests"]
+        f"{variant} {n} of {variants[variant]['requests']}"
+        for variant, n in degraded.unanswered_by_healthy(variants).items()
     )
     machine = (
         f"- unanswered by the healthy gateways too ({lost}): those requests were lost to "
         "the machine, not to a collector; the load tool fell at most "
-        f"{max(f['load_max_start_lag_ms'] for f in section['variants'].values())} ms behind "
+        f"{max(f['load_max_start_lag_ms'] for f in variants.values())} ms behind "
         "its schedule"
         if lost
         else "- the healthy gateways answered every request"
