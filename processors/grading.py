@@ -13,6 +13,7 @@ windows and sketches, a bounded trace map and alert history.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -28,7 +29,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 from processors.alerts import AlertBook, AlertCallback, severity_for, thresholds
 from processors.classify import CATEGORY_ATTRIBUTE, Classifier
 from processors.health import HealthScore, health_score, route_severity
-from processors.quantiles import QuantileSketch
 from processors.targets import GRADES, Category, Targets, load_targets
 from processors.windows import WINDOWS, SlidingWindow, Stats, WindowSpec
 
@@ -131,6 +131,40 @@ Finished = tuple[Mapping[str, Any], bool, bool, int, int, int]
 
 _SERVER, _ERROR = SpanKind.SERVER, StatusCode.ERROR
 
+#: What decides where an operation counts: its ``otelpipe.category``,
+#: ``cache.tier``, cache hit (a bool, else None), route (a str, else None),
+#: whether it is a server span and whether it names a database system.
+_Shape = tuple[Any, Any, "bool | None", "str | None", bool, bool]
+#: Shapes classified and remembered, at most; emptied when full.
+_PLAN_LIMIT = 4096
+
+
+def _as_recorded(stats: Stats) -> Stats:
+    return stats
+
+
+def _hits_comply(stats: Stats) -> Stats:
+    """For the cache totals, a look-up complies when it hits."""
+    return dataclasses.replace(stats, compliant=stats.hits)
+
+
+def _requests(stats: Stats) -> Stats:
+    """For the HTTP and route totals, a request complies when it did not fail, and cache
+    look-ups are those of its trace (added apart), not its own."""
+    return dataclasses.replace(stats, compliant=stats.count - stats.errors, lookups=0, hits=0)
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: a pending-stats key per span
+class _Plan:
+    """Where the operations of one shape count."""
+
+    #: Each group, with how an operation of this shape counts there.
+    groups: tuple[tuple[str, Callable[[Stats], Stats]], ...]
+    #: The category's latency target in ms (None: complies when it hits).
+    latency_target: float | None
+    #: The route's group, for a server span with a route.
+    route_group: str | None
+
 
 def finished(span: ReadableSpan) -> Finished:
     """The :data:`Finished` tuple of ``span``.
@@ -177,9 +211,12 @@ class GradingState:
         }
         #: Route templates with their own statistics, in order of first appearance.
         self._routes: list[str] = []
+        self._plans: dict[_Shape, _Plan] = {}
+        self._distinct_plans: dict[tuple[Any, float | None], _Plan] = {}
+        #: Operations of the current steps, by shape, then by group (see fold).
+        self._pending_shapes: dict[tuple[_Plan, int], Stats] = {}
         self._pending: dict[tuple[str, int], Stats] = {}
         self._trace_cache: OrderedDict[int, list[int]] = OrderedDict()
-        self._keyer = QuantileSketch()
 
     # -- recording -------------------------------------------------------------
     def record(self, span: ReadableSpan) -> None:
@@ -187,41 +224,86 @@ class GradingState:
         self.record_finished(finished(span))
 
     def record_finished(self, op: Finished) -> None:
-        """Count one operation into the pending step stats (folded into windows on read)."""
+        """Count one operation into the pending step stats (folded into windows on read).
+
+        Where an operation counts (its category, the cache and HTTP totals, its
+        route) depends only on its shape: its category, cache tier and hit,
+        route, kind and database attributes. Each shape is classified once, and
+        an operation is counted once, under its shape; :meth:`fold` spreads each
+        shape's counts over its groups. The operation itself costs one
+        :meth:`Stats.add`, not one per group.
+        """
         attributes, server, error, start, end, trace_id = op
         get = attributes.get
-        category, tier, hit, route = (
+        hit, route = get("cache.hit"), get("http.route")
+        hit = hit if isinstance(hit, bool) else None
+        shape = (
             get(CATEGORY_ATTRIBUTE),
             get("cache.tier"),
-            get("cache.hit"),
-            get("http.route"),
+            hit,
+            route if isinstance(route, str) else None,
+            server,
+            "db.system" in attributes or "db.system.name" in attributes,
         )
-        database = "db.system" in attributes or "db.system.name" in attributes
+        try:
+            plan = self._plans.get(shape) or self._plan(shape)
+        except TypeError:  # an unhashable attribute value (a hand-made span): not memoised
+            plan = self._new_plan(*shape)
         step = int(end / 1e9 // _STEP_SECONDS)
-        duration_ms = (end - start) / 1e6
-        key = self._keyer.key(duration_ms)  # one logarithm for every sketch below
-        hit = hit if isinstance(hit, bool) else None
-        category = self.classify(server, category, tier, route, database)
-        if category is not None:
-            target = self.targets.categories[category]
-            compliant = bool(hit) if not target.lower_is_better else duration_ms < target.target
-            self._pending_stats(category, step).add(
-                duration_ms, error=error, compliant=compliant, hit=hit, key=key
-            )
         if hit is not None:
-            self._pending_stats(_CACHE, step).add(
-                duration_ms, error=error, compliant=hit, hit=hit, key=key
-            )
             self._remember_lookup(trace_id, hit)
-        if server and isinstance(route, str):
-            self._pending_stats(_HTTP, step).add(
-                duration_ms, error=error, compliant=not error, key=key
-            )
-            stats = self._pending_stats(self._route_group(route), step)
-            stats.add(duration_ms, error=error, compliant=not error, key=key)
+        if plan.route_group is not None:
             lookups, hits = self._trace_cache.pop(trace_id, (0, 0))
-            stats.lookups += lookups
-            stats.hits += hits
+            if lookups:
+                stats = self._pending_stats(plan.route_group, step)
+                stats.lookups += lookups
+                stats.hits += hits
+        if not plan.groups:
+            return
+        duration_ms = (end - start) / 1e6
+        latency_target = plan.latency_target
+        compliant = bool(hit) if latency_target is None else duration_ms < latency_target
+        pending = self._pending_shapes.get((plan, step))
+        if pending is None:
+            pending = self._pending_shapes[plan, step] = Stats()
+        pending.add(duration_ms, error=error, compliant=compliant, hit=hit)
+
+    def _plan(self, shape: _Shape) -> _Plan:
+        if len(self._plans) >= _PLAN_LIMIT:
+            self._plans.clear()
+        plan = self._plans[shape] = self._new_plan(*shape)
+        return plan
+
+    def _new_plan(
+        self,
+        category: Any,
+        tier: Any,
+        hit: bool | None,
+        route: str | None,
+        server: bool,
+        database: bool,
+    ) -> _Plan:
+        """Where operations of this shape count."""
+        name = self.classify(server, category, tier, route, database)
+        groups = []
+        latency_target = None
+        if name is not None:
+            target = self.targets.categories[name]
+            latency_target = target.target if target.lower_is_better else None
+            groups.append((name, _as_recorded))
+        if hit is not None:
+            groups.append((_CACHE, _hits_comply))
+        route_group = None
+        if server and route is not None:
+            route_group = self._route_group(route)
+            groups += ((_HTTP, _requests), (route_group, _requests))
+        # One plan for all shapes counted alike: however many shapes come and go
+        # (routes past ROUTE_LIMIT, say), a step's pending stats stay as few as its groups.
+        key = (tuple(groups), latency_target)
+        plan = self._distinct_plans.get(key)
+        if plan is None:
+            plan = self._distinct_plans[key] = _Plan(*key, route_group)
+        return plan
 
     def _pending_stats(self, group: str, step: int) -> Stats:
         stats = self._pending.get((group, step))
@@ -250,6 +332,10 @@ class GradingState:
     def fold(self) -> None:
         """Merge the pending step stats into every window (once per step and group,
         however many operations the step holds)."""
+        for (plan, step), stats in self._pending_shapes.items():
+            for group, counted_as in plan.groups:
+                self._pending_stats(group, step).merge(counted_as(stats))
+        self._pending_shapes.clear()
         for (group, step), stats in self._pending.items():
             for window in self._windows[group].values():
                 window.slot(step * _STEP_SECONDS).merge(stats)

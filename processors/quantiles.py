@@ -49,15 +49,9 @@ class QuantileSketch:
         self.min = math.inf
         self.max = -math.inf
 
-    def key(self, value: float) -> int:
-        """The bucket ``value`` falls in (pass it to :meth:`add` to count a value in several
-        sketches of the same accuracy while taking the logarithm once)."""
-        return math.ceil(math.log(max(value, _MIN_VALUE)) / self._gamma_log)
-
-    def add(self, value: float, key: int | None = None) -> None:
+    def add(self, value: float) -> None:
         """Count one value (a duration in ms; negatives count as the minimum)."""
-        if key is None:
-            key = self.key(value)
+        key = math.ceil(math.log(max(value, _MIN_VALUE)) / self._gamma_log)
         self._buckets[key] = self._buckets.get(key, 0) + 1
         self.count += 1
         self.sum += value

@@ -38,16 +38,15 @@ class Stats:
         error: bool,
         compliant: bool,
         hit: bool | None = None,
-        key: int | None = None,
     ) -> None:
-        """Count one operation; ``key`` is its sketch bucket, if already computed."""
+        """Count one operation."""
         self.count += 1
         self.errors += error
         self.compliant += compliant
         if hit is not None:
             self.lookups += 1
             self.hits += hit
-        self.latency_ms.add(duration_ms, key)
+        self.latency_ms.add(duration_ms)
 
     def merge(self, other: Stats) -> None:
         self.count += other.count

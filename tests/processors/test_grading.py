@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanContext, SpanKind
 
@@ -219,3 +221,105 @@ def test_finished_reads_the_attributes_a_span_holds_without_copying_them(held: s
         # The span's own dict, not a proxy over it: looked up several times per span.
         assert type(read) is dict
     assert (server, error, end - start) == (True, False, 2)
+
+
+_OPERATION = st.fixed_dictionaries(
+    {
+        "duration": st.sampled_from([1.0, 20.0, 60.0, 600.0]),
+        "server": st.booleans(),
+        "error": st.booleans(),
+        "trace": st.integers(1, 4),
+        "attributes": st.fixed_dictionaries(
+            {},
+            optional={
+                "otelpipe.category": st.sampled_from(["cache", "http", "database", "odd", 7]),
+                "cache.tier": st.sampled_from(["L1", "l3", 2]),
+                "cache.hit": st.sampled_from([True, False, 1]),
+                "http.route": st.sampled_from(["/items/{id}", "/api/payments", ("/x",)]),
+                "db.system.name": st.just("postgresql"),
+            },
+        ),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_OPERATION, max_size=40))
+def test_every_operation_counts_once_in_each_of_its_groups(operations: list[dict]) -> None:
+    """Operations of one shape are counted together and spread over their groups on
+    read: each group must see each operation on its own terms, as counted here one by one."""
+    state = GradingState(load_targets())
+    expected: dict[str, list[int]] = {}  # category: [count, errors, compliant, lookups, hits]
+    http, routes, route_lookups = [0, 0], {}, {}
+    trace_lookups: dict[int, list[int]] = {}
+    for op in operations:
+        attributes, server, error = op["attributes"], op["server"], op["error"]
+        get = attributes.get
+        hit = get("cache.hit") if isinstance(get("cache.hit"), bool) else None
+        route = get("http.route") if isinstance(get("http.route"), str) else None
+        database = "db.system.name" in attributes
+        state.record(
+            span(
+                op["duration"],
+                end_s=NOW,
+                trace_id=op["trace"],
+                error=error,
+                kind=SpanKind.SERVER if server else SpanKind.INTERNAL,
+                **{key.replace(".", "__"): value for key, value in attributes.items()},
+            )
+        )
+        category = state.classify(
+            server, get("otelpipe.category"), get("cache.tier"), route, database
+        )
+        if category is not None:
+            target = state.targets.categories[category]
+            compliant = op["duration"] < target.target if target.lower_is_better else bool(hit)
+            counts = expected.setdefault(category, [0, 0, 0, 0, 0])
+            for i, n in enumerate([1, error, compliant, hit is not None, bool(hit)]):
+                counts[i] += n
+        if hit is not None:
+            seen = trace_lookups.setdefault(op["trace"], [0, 0])
+            seen[0], seen[1] = seen[0] + 1, seen[1] + hit
+        if server and route is not None:
+            http[0], http[1] = http[0] + 1, http[1] + error
+            routes[route] = routes.get(route, 0) + 1
+            lookups, hits = trace_lookups.pop(op["trace"], (0, 0))
+            before = route_lookups.get(route, (0, 0))
+            route_lookups[route] = (before[0] + lookups, before[1] + hits)
+
+    graded = {  # a cache category without a look-up has no hit rate to grade
+        name: counts
+        for name, counts in expected.items()
+        if state.targets.categories[name].lower_is_better or counts[3]
+    }
+    for name, (count, errors, compliant, lookups, hits) in graded.items():
+        report = _report(state, name)
+        assert report.count == count
+        assert report.error_rate == pytest.approx(100 * errors / count, abs=0.001)
+        assert report.hit_rate == (pytest.approx(100 * hits / lookups) if lookups else None)
+        if state.targets.categories[name].lower_is_better:
+            assert report.compliance == pytest.approx(100 * compliant / count, abs=0.01)
+    assert {r.category for r in state.categories("1m", NOW)} == set(graded)
+    http_stats = state.window_stats("_http", "1m", NOW)
+    assert (http_stats.count, http_stats.errors, http_stats.lookups) == (*http, 0)
+    assert http_stats.compliant == http[0] - http[1]  # a request complies unless it failed
+    cache = state.window_stats("_cache", "1m", NOW)
+    assert (cache.lookups, cache.hits, cache.compliant) == (cache.count, cache.hits, cache.hits)
+    assert cache.count == sum(
+        1 for op in operations if type(op["attributes"].get("cache.hit")) is bool
+    )
+    reports = {r.route: r for r in state.routes(NOW, limit=10)}
+    assert {route: r.requests for route, r in reports.items()} == routes
+    for route, (lookups, hits) in route_lookups.items():
+        hit_rate = reports[route].cache_hit_rate
+        assert hit_rate == (pytest.approx(100 * hits / lookups) if lookups else None)
+
+
+def test_an_attribute_value_that_cannot_be_hashed_is_graded_all_the_same(
+    state: GradingState,
+) -> None:
+    # A hand-made span may hold a list where the SDK would hold a tuple.
+    state.record(span(10.0, end_s=NOW, otelpipe__category="database", cache__tier=["L1"]))
+    state.record(span(30.0, end_s=NOW, otelpipe__category="database"))
+    database = _report(state, "database")
+    assert (database.count, database.compliance) == (2, 50.0)
