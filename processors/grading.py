@@ -134,7 +134,7 @@ _SERVER, _ERROR = SpanKind.SERVER, StatusCode.ERROR
 #: What decides where an operation counts: its ``otelpipe.category``,
 #: ``cache.tier``, cache hit (a bool, else None), route (a str, else None),
 #: whether it is a server span and whether it names a database system.
-_Shape = tuple[Any, Any, "bool | None", "str | None", bool, bool]
+_Shape = tuple[Any, Any, bool | None, str | None, bool, bool]
 #: Shapes classified and remembered, at most; emptied when full.
 _PLAN_LIMIT = 4096
 
